@@ -1,0 +1,12 @@
+import 'reflect-metadata';
+export { inject, injectable } from 'tsyringe';
+export * from './manifest.js';
+export * from './errors.js';
+export * from './logger.js';
+export * from './settings.js';
+export * from './actions.js';
+export * from './extension-point.js';
+export * from './context.js';
+export * from './tokens.js';
+export * from './plugin.js';
+export * from './fs.js';
