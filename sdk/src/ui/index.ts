@@ -1,0 +1,23 @@
+/**
+ * `kassenwart/sdk/ui`: helpers for admin UI panels (browser code). In the admin UI this module is served as
+ * `/sdk/ui/index.js` and mapped by the page's import map, so panels import it (and `lit`) as bare specifiers
+ * and share the shell's single copy of lit. See docs/ui.md for an example panel.
+ */
+export {
+  api,
+  ApiError,
+  getSession,
+  setCsrfToken,
+  getSettings,
+  startAction,
+  followJob,
+  UNAUTHORIZED_EVENT,
+  type SessionInfo,
+  type SessionUser,
+  type SettingsEntry,
+  type Job,
+  type JobProgress,
+  type FollowOptions,
+} from './api.js';
+export { kwTheme, kwStyles } from './styles.js';
+export { KwPanel } from './panel.js';
