@@ -1,0 +1,62 @@
+/**
+ * The update plugin: "Updatecheck" (signed feed, safe apply, restart through the supervisor), the history
+ * route for the sidebar panel, the optional monthly check and the vendor's `kassenwart release` command.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { TOKENS, inject, injectable, type ActionResult, type JobContext, type Plugin, type PluginContext } from 'kassenwart/sdk';
+import type { Channel } from './feed.js';
+import { releaseCommand } from './release.js';
+import { Updater } from './updater.js';
+import { historyView } from './history.js';
+
+export { Updater } from './updater.js';
+
+/** Folder of the Kassenwart package this plugin belongs to (the default source of `release build`). */
+export function packageRoot(from: string): string {
+  let dir = resolve(from);
+  for (;;) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try { if ((JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'kassenwart') return dir; } catch { /* keep looking */ }
+    }
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+
+@injectable()
+export default class UpdatePlugin implements Plugin {
+  private readonly updater: Updater;
+
+  constructor(@inject(TOKENS.Context) private readonly ctx: PluginContext) {
+    this.updater = new Updater({
+      installationDir: ctx.installationDir,
+      pluginDataDir: ctx.dataDir,
+      runningVersion: ctx.hostVersion,
+      settings: () => ({
+        feedUrl: String(ctx.settings.get('feedUrl') ?? '').trim(),
+        channel: (ctx.settings.get<Channel>('channel') ?? 'stable'),
+        publicKeys: String(ctx.settings.get('publicKeys') ?? ''),
+      }),
+      log: ctx.logger,
+      supervised: process.env.KASSENWART_SUPERVISED === '1',
+      restart: (reason) => ctx.requestRestart(reason),
+    });
+  }
+
+  activate(): void {
+    this.ctx.registerAction('update.check', (job) => this.check(job));
+    this.ctx.registerRoute('GET', '/history', async () => historyView(await this.updater.store.loadReconciled(), this.ctx.hostVersion));
+    this.ctx.registerCommand('release', (args, io) => releaseCommand(args, io, packageRoot(this.ctx.pluginDir)));
+  }
+
+  private async check(job: JobContext): Promise<ActionResult> {
+    const scheduled = job.trigger === 'schedule' || job.trigger === 'catch-up';
+    if (scheduled && (!this.ctx.settings.get<boolean>('autoCheckMonthly') || !String(this.ctx.settings.get('feedUrl') ?? '').trim())) {
+      return { message: 'Automatischer Updatecheck ist ausgeschaltet – nichts zu tun.', details: { skipped: true } };
+    }
+    return this.updater.check(job);
+  }
+}
