@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { UserError, type SettingsView } from 'kassenwart/sdk';
+import { UserError, fsyncDir, type SettingsView } from 'kassenwart/sdk';
 import {
   FTP_TARGET_ID,
   type Availability, type BackupFile, type BackupTarget, type BackupTargetPolicy, type SendContext, type SendResult, type StoredBackup,
@@ -12,7 +12,6 @@ import {
 import { checkStick, listSticks, resolveStickPath, suggestPath, type StickInfo, type UsbEnvironment } from './stick.js';
 import { applyRetention, listStickBackups, writeBackup, type StickBackup } from './writer.js';
 import { readMountTable, findMountAt } from './mounts.js';
-import { fsyncDir } from 'kassenwart/sdk';
 
 /** Id of the USB stick backup target. */
 export const USB_TARGET_ID = 'usb.stick';
