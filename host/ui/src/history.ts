@@ -70,7 +70,7 @@ class KwHistory extends LitElement {
       ${!this.error && !this.jobs.length ? html`<p class="muted">Noch keine Vorgänge.</p>` : ''}
       ${this.jobs.length
         ? html`<div class="card table-wrap"><table>
-            <caption class="muted" style="text-align:left">Die letzten ${this.jobs.length} Vorgänge, neueste zuerst</caption>
+            <caption class="muted" style="text-align:left">Neueste zuerst</caption>
             <thead><tr><th>Start</th><th>Vorgang</th><th>Ergebnis</th><th>Dauer</th><th>Von</th><th>Protokoll</th></tr></thead>
             <tbody>${this.jobs.map((j) => {
               const log = this.logs.get(j.id);

@@ -161,9 +161,11 @@ export class KwAction extends LitElement {
     const pct = typeof job?.percent === 'number' ? Math.max(0, Math.min(100, Math.round(job.percent))) : undefined;
     const running = !!job;
     return html`<div class="card" data-action=${a.id}>
-      <button class="primary start" ?disabled=${!allowed || this.busy} aria-describedby="desc"
+      <button class="primary start" ?disabled=${!allowed || this.busy} aria-describedby=${a.description || !allowed ? 'desc' : nothing}
         @click=${() => this.start()}>${a.title}</button>
-      <p id="desc" class="muted">${a.description ?? ''}${allowed ? '' : html` Nur für Techniker.`}</p>
+      ${a.description || !allowed
+        ? html`<p id="desc" class="muted">${a.description ?? ''}${allowed ? '' : ' Nur für Techniker.'}</p>`
+        : ''}
       ${running
         ? html`<div class="running" role="status" aria-live="polite">
             <progress max="100" value=${pct ?? nothing}

@@ -43,7 +43,9 @@ function kindOf(s: Schema): Kind {
 function enumLabel(s: Schema, v: unknown): string {
   const label = s['x-enumLabels']?.[String(v)];
   const shown = v === '' || v === null || v === undefined ? '(leer)' : String(v);
-  return label ? (v === '' ? label : `${shown} – ${label}`) : shown;
+  if (!label) return shown;
+  // Labels usually start with the value ("X: nur USB-Stick"); otherwise show both.
+  return v === '' || label.startsWith(String(v)) ? label : `${shown} – ${label}`;
 }
 
 /** The current value as text. */
@@ -66,8 +68,10 @@ class KwSetting extends LitElement {
       :host(:first-of-type) .setting { border-top: 0; }
       .code { font-weight: 700; font-variant-numeric: tabular-nums; padding-top: 2px; }
       .title { font-weight: 600; }
-      .value { margin-top: 4px; font-family: ui-monospace, 'DejaVu Sans Mono', monospace; word-break: break-all; }
-      .value.secret { font-family: inherit; font-style: italic; }
+      .value { margin-top: 6px; display: inline-block; padding: 2px 8px; background: var(--kw-bg, #eef1f4);
+        border-radius: var(--kw-radius, 6px); font-weight: 600; word-break: break-all; }
+      .value.mono { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-weight: 400; }
+      .value.secret { font-style: italic; font-weight: 400; }
       form { margin-top: 8px; }
       .row { margin-top: 8px; }
       .saved { color: var(--kw-success, #1e6b31); font-weight: 600; }
@@ -255,8 +259,9 @@ class KwSetting extends LitElement {
                   : ''}
               </div>
             </form>`
-          : html`<div class=${kind === 'secret' ? 'value secret' : 'value'}>${display(s, kind, this.value, this.secretSet)}
-              ${this.saved ? html`<span class="saved" role="status">Gespeichert.</span>` : ''}</div>`}
+          : html`<div class=${`value ${kind === 'secret' ? 'secret' : kind === 'string' || kind === 'json' ? 'mono' : ''}`}
+              >${display(s, kind, this.value, this.secretSet)}</div>
+              ${this.saved ? html` <span class="saved" role="status">Gespeichert.</span>` : ''}`}
       </div>
       <div class="edit-cell">
         ${canEdit && !this.editing

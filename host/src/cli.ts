@@ -1,0 +1,288 @@
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
+import { isUserError } from 'kassenwart/sdk';
+import { Kernel } from './kernel.js';
+import { serve } from './serve.js';
+import { runSupervisor } from './supervisor.js';
+import { HOST_VERSION } from './version.js';
+
+/** Exit codes — a stable contract for technicians' scripts. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, busy: 4, invalid: 5 } as const;
+
+const HELP = `Kassenwart ${HOST_VERSION} — Wartung des Kassenservers
+
+Aufruf: kassenwart <Befehl> [Optionen]
+
+  start [--data DIR] [--port N] [--bind ADDR] [--plugins DIR]…   Server starten (mit Neustart nach Updates)
+  serve  …                                                        wie start, ohne Überwachung
+  plugins list [--json]                                           Plugins mit Zustand
+  plugins enable ID | disable ID [--cascade]                      pro Installation ein-/ausschalten
+  plugins add-folder DIR | remove-folder DIR                      Ordner mit Plugins von Drittanbietern
+  settings get PLUGIN [KEY] [--json]                              Einstellungen lesen (Geheimnisse nie)
+  settings set PLUGIN KEY WERT | --json-values '{…}'              Einstellungen ändern (geprüft)
+  action run ID [--param k=v]… [--json]                           Aktion ausführen, mit Fortschrittsbalken
+  jobs list [--limit N] [--json]                                  Verlauf der Vorgänge
+  users add NAME --role operator|technician [--password-stdin]    Benutzer anlegen
+  users passwd NAME [--password-stdin] | remove NAME | list [--json]
+  audit [--limit N] [--json]                                      Protokoll
+  <plugin-befehl> …                                               Befehle der Plugins (z. B. release)
+
+Gemeinsame Optionen: --data DIR (Vorgabe ./data), --json (maschinenlesbar)
+Exit-Codes: 0 ok, 1 fehlgeschlagen, 2 falscher Aufruf, 3 nicht gefunden, 4 läuft bereits, 5 ungültige Eingabe
+`;
+
+class UsageError extends Error {}
+
+const HOST_COMMANDS = new Set(['start', 'serve', 'plugins', 'settings', 'action', 'jobs', 'users', 'audit']);
+
+/** For plugin commands the host only reads --data (and --json); the plugin parses the rest itself. */
+function pluginArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--data' && i + 1 < args.length) out.push('--data', args[++i]);
+    else if (args[i].startsWith('--data=')) out.push(args[i]);
+  }
+  return out;
+}
+
+function exitFor(e: unknown): number {
+  if (e instanceof UsageError) return EXIT.usage;
+  if (isUserError(e)) {
+    if (e.status === 404) return EXIT.notFound;
+    if (e.status === 409) return EXIT.busy;
+    if (e.status === 400) return EXIT.invalid;
+  }
+  return EXIT.failed;
+}
+
+async function readSecret(prompt: string, fromStdin: boolean): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) {
+    const rl = createInterface({ input: process.stdin });
+    for await (const line of rl) { rl.close(); return line; }
+    return '';
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const out = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WriteStream };
+  let muted = false;
+  out._writeToOutput = (s: string) => { if (!muted || s.includes(prompt)) process.stderr.write(muted ? prompt : s); };
+  const answer = await new Promise<string>((resolve) => { rl.question(prompt, resolve); muted = true; });
+  rl.close();
+  process.stderr.write('\n');
+  return answer;
+}
+
+/** A terminal progress bar on stderr (a line per 10 % when stderr is not a terminal). */
+export function progressBar(stream: NodeJS.WriteStream = process.stderr) {
+  let lastDecile = -1;
+  let lastLine = '';
+  return {
+    update(percent: number | undefined, message = '') {
+      const p = percent ?? 0;
+      if (stream.isTTY) {
+        const width = 30;
+        const filled = Math.round((p / 100) * width);
+        const line = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${String(Math.round(p)).padStart(3)}% ${message}`.slice(0, (stream.columns ?? 100) - 1);
+        if (line !== lastLine) stream.write(`\r\x1b[K${line}`);
+        lastLine = line;
+      } else {
+        const d = Math.floor(p / 10);
+        if (d !== lastDecile) { stream.write(`${Math.round(p)}% ${message}\n`); lastDecile = d; }
+      }
+    },
+    done() { if (stream.isTTY && lastLine) stream.write('\n'); },
+  };
+}
+
+function withoutData(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--data') i++;
+    else if (!args[i].startsWith('--data=')) out.push(args[i]);
+  }
+  return out;
+}
+
+function parseValue(raw: string): unknown {
+  try { return JSON.parse(raw); } catch { return raw; }
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { process.stdout.write(HELP); return cmd ? EXIT.ok : EXIT.usage; }
+  if (cmd === '--version' || cmd === 'version') { process.stdout.write(HOST_VERSION + '\n'); return EXIT.ok; }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: HOST_COMMANDS.has(cmd) ? rest : pluginArgs(rest), allowPositionals: true, strict: true,
+      options: {
+        data: { type: 'string', default: process.env.KASSENWART_DATA ?? './data' },
+        port: { type: 'string', default: process.env.KASSENWART_PORT ?? '8080' },
+        bind: { type: 'string', default: '127.0.0.1' },
+        plugins: { type: 'string', multiple: true },
+        json: { type: 'boolean', default: false },
+        cascade: { type: 'boolean', default: false },
+        role: { type: 'string' },
+        'password-stdin': { type: 'boolean', default: false },
+        'json-values': { type: 'string' },
+        param: { type: 'string', multiple: true },
+        limit: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`Falscher Aufruf: ${(e as Error).message}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  const { values: v, positionals: pos } = parsed;
+  const json = !!v.json;
+  const out = (data: unknown, text: string) => process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : text + (text.endsWith('\n') ? '' : '\n'));
+
+  if (cmd === 'start' || cmd === 'serve') {
+    const port = Number(v.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) { process.stderr.write(`Ungültiger Port „${v.port}“.\n`); return EXIT.usage; }
+    const o = { dataDir: v.data!, port, bind: v.bind!, pluginDirs: v.plugins };
+    if (cmd === 'start') return runSupervisor(o);
+    try {
+      await serve(o);
+      return -1; // keep running
+    } catch (e) {
+      process.stderr.write(`Kassenwart konnte nicht starten: ${(e as Error).message}\n`);
+      return EXIT.failed;
+    }
+  }
+
+  let k: Kernel | undefined;
+  try {
+    k = await Kernel.open({ dataDir: v.data! });
+    switch (cmd) {
+      case 'plugins': {
+        const [sub, id] = pos;
+        if (sub === 'list' || !sub) {
+          const list = k.pluginList();
+          out(list, list.map((p) => `${p.id.padEnd(18)} ${(p.version ?? '').padEnd(8)} ${p.state.padEnd(9)} ${p.displayName}${p.reasons.length ? ' — ' + p.reasons.join(' ') : ''}`).join('\n'));
+          return EXIT.ok;
+        }
+        if (!id) throw new UsageError(`plugins ${sub} braucht eine Plugin-ID oder einen Ordner.`);
+        if (sub === 'enable') { const r = await k.enablePlugin(id, 'cli'); out({ enabled: r }, r.length ? `Aktiviert: ${r.join(', ')}` : `${id} war schon aktiviert.`); return EXIT.ok; }
+        if (sub === 'disable') { const r = await k.disablePlugin(id, !!v.cascade, 'cli'); out({ disabled: r }, `Deaktiviert: ${r.join(', ')}`); return EXIT.ok; }
+        if (sub === 'add-folder') { const r = await k.plugins.addFolder(id); await k.audit.add('cli', 'plugin.add-folder', id, { found: r }); out({ found: r }, `Plugin-Ordner hinzugefügt; gefunden: ${r.join(', ')}\nMit „kassenwart plugins enable ID“ aktivieren.`); return EXIT.ok; }
+        if (sub === 'remove-folder') { await k.plugins.removeFolder(id); await k.audit.add('cli', 'plugin.remove-folder', id, {}); out({ ok: true }, 'Plugin-Ordner entfernt.'); return EXIT.ok; }
+        throw new UsageError(`Unbekannter Unterbefehl „plugins ${sub}“.`);
+      }
+      case 'settings': {
+        const [sub, plugin, key, value] = pos;
+        if (!plugin) throw new UsageError('settings get|set braucht eine Plugin-ID.');
+        if (sub === 'get') {
+          const view = await k.settingsOf(plugin);
+          if (key) {
+            if (key in view.secrets) { out({ [key]: view.secrets[key] ? 'gesetzt' : 'nicht gesetzt' }, view.secrets[key] ? 'gesetzt' : 'nicht gesetzt'); return EXIT.ok; }
+            if (!(key in view.schema.properties)) throw Object.assign(new UsageError(`Die Einstellung „${key}“ gibt es nicht.`));
+            out({ [key]: view.values[key] }, typeof view.values[key] === 'string' ? String(view.values[key]) : JSON.stringify(view.values[key]));
+            return EXIT.ok;
+          }
+          const lines = Object.entries(view.schema.properties).map(([kk, s]) =>
+            `${(s['x-code'] ?? '').padEnd(5)} ${kk.padEnd(20)} ${kk in view.secrets ? (view.secrets[kk] ? '(gesetzt)' : '(nicht gesetzt)') : JSON.stringify(view.values[kk])}  ${s.title ?? ''}`);
+          out({ values: view.values, secrets: view.secrets }, lines.join('\n'));
+          return EXIT.ok;
+        }
+        if (sub === 'set') {
+          let patch: Record<string, unknown>;
+          if (v['json-values']) {
+            const p = parseValue(v['json-values']);
+            if (!p || typeof p !== 'object' || Array.isArray(p)) throw new UsageError('--json-values erwartet ein JSON-Objekt.');
+            patch = p as Record<string, unknown>;
+          } else {
+            if (!key || value === undefined) throw new UsageError('settings set PLUGIN KEY WERT');
+            const schema = k.settings.schema(plugin)?.properties[key];
+            patch = { [key]: schema?.type === 'string' || schema?.format === 'password' ? value : parseValue(value) };
+          }
+          await k.setSettings(plugin, patch, 'cli');
+          out({ ok: true }, 'Gespeichert.');
+          return EXIT.ok;
+        }
+        throw new UsageError(`Unbekannter Unterbefehl „settings ${sub}“.`);
+      }
+      case 'action': {
+        const [sub, id] = pos;
+        if (sub !== 'run' || !id) throw new UsageError('action run ID');
+        const params: Record<string, unknown> = {};
+        for (const p of v.param ?? []) {
+          const i = p.indexOf('=');
+          if (i < 1) throw new UsageError(`--param erwartet name=wert, nicht „${p}“.`);
+          params[p.slice(0, i)] = parseValue(p.slice(i + 1));
+        }
+        await k.plugins.activateStartup();
+        const bar = progressBar();
+        const job = await k.jobs.start(id, { user: 'cli', trigger: 'cli', params });
+        const live = k.jobs.follow(job.id);
+        live?.events.on('progress', (p: { percent?: number; message?: string }) => { if (!json) bar.update(p.percent, p.message); });
+        const onSig = () => k!.jobs.cancel(job.id);
+        process.once('SIGINT', onSig);
+        const final = await k.jobs.wait(job.id);
+        process.off('SIGINT', onSig);
+        bar.done();
+        const text = final?.state === 'succeeded' || final?.state === 'warning'
+          ? final.result?.message ?? 'Fertig.'
+          : `${final?.error?.message ?? 'Fehlgeschlagen.'}${final?.error?.hint ? '\n' + final.error.hint : ''}`;
+        if (final?.state === 'succeeded' || final?.state === 'warning') out(final, text); else { if (json) out(final, ''); else process.stderr.write(text + '\n'); }
+        return final?.state === 'succeeded' || final?.state === 'warning' ? EXIT.ok : EXIT.failed;
+      }
+      case 'jobs': {
+        const list = await k.jobs.history(Number(v.limit ?? 20) || 20);
+        out(list, list.map((j) => `${j.startedAt}  ${j.state.padEnd(9)} ${j.title} (${j.user}) ${j.result?.message ?? j.error?.message ?? ''}`).join('\n'));
+        return EXIT.ok;
+      }
+      case 'users': {
+        const [sub, name] = pos;
+        if (sub === 'list' || !sub) {
+          const list = await k.users.list();
+          out(list, list.map((u) => `${u.name.padEnd(20)} ${u.role}`).join('\n') || '(keine Benutzer)');
+          return EXIT.ok;
+        }
+        if (!name) throw new UsageError(`users ${sub} braucht einen Namen.`);
+        if (sub === 'add') {
+          const role = v.role ?? 'operator';
+          if (role !== 'operator' && role !== 'technician') throw new UsageError('--role operator oder technician');
+          const pw = await readSecret('Passwort: ', !!v['password-stdin']);
+          if (!v['password-stdin'] && process.stdin.isTTY && (await readSecret('Passwort wiederholen: ', false)) !== pw) {
+            throw new UsageError('Die Passwörter stimmen nicht überein.');
+          }
+          await k.users.add(name, role, pw, 'cli');
+          out({ ok: true }, `Benutzer „${name}“ (${role}) angelegt.`);
+          return EXIT.ok;
+        }
+        if (sub === 'passwd') {
+          const pw = await readSecret('Neues Passwort: ', !!v['password-stdin']);
+          await k.users.setPassword(name, pw, 'cli');
+          out({ ok: true }, 'Passwort geändert; alle Sitzungen dieses Benutzers sind beendet.');
+          return EXIT.ok;
+        }
+        if (sub === 'remove') { await k.users.remove(name, 'cli'); out({ ok: true }, `Benutzer „${name}“ entfernt.`); return EXIT.ok; }
+        throw new UsageError(`Unbekannter Unterbefehl „users ${sub}“.`);
+      }
+      case 'audit': {
+        const list = await k.audit.list(Number(v.limit ?? 50) || 50);
+        out(list, list.map((a) => `${a.at}  ${String(a.user).padEnd(12)} ${a.event.padEnd(18)} ${a.target ?? ''} ${JSON.stringify(a.details)}`).join('\n'));
+        return EXIT.ok;
+      }
+      default: {
+        const owner = k.plugins.commandOwner(cmd);
+        if (!owner) throw new UsageError(`Unbekannter Befehl „${cmd}“. „kassenwart --help“ zeigt alle Befehle.`);
+        await k.plugins.fire(`onCommand:${cmd}`);
+        await k.plugins.activate(owner.id);
+        const handler = k.plugins.get(owner.id)?.commands.get(cmd);
+        if (!handler) throw new Error(`Das Plugin „${owner.id}“ hat den Befehl „${cmd}“ nicht bereitgestellt.`);
+        return await handler(withoutData(rest), { stdout: process.stdout, stderr: process.stderr });
+      }
+    }
+  } catch (e) {
+    const code = exitFor(e);
+    if (e instanceof UsageError) process.stderr.write(`Falscher Aufruf: ${e.message}\n`);
+    else if (isUserError(e)) process.stderr.write(`${e.message}${e.hint ? '\n' + e.hint : ''}\n`);
+    else process.stderr.write(`Fehler: ${(e as Error)?.message ?? e}\n`);
+    if (json) process.stdout.write(JSON.stringify({ error: { message: (e as Error).message, code: isUserError(e) ? e.code : 'error' } }) + '\n');
+    return code;
+  } finally {
+    await k?.close().catch(() => {});
+  }
+}

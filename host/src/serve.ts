@@ -1,0 +1,88 @@
+import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
+import { Kernel } from './kernel.js';
+import { createApp } from './http/server.js';
+import { createLogger } from './log.js';
+
+const log = createLogger('host');
+
+/** Exit code that asks the supervisor to start the host again (plugins request it, e.g. after an update). */
+export const RESTART_EXIT_CODE = 75;
+
+export interface ServeOptions {
+  dataDir: string;
+  port: number;
+  bind: string;
+  pluginDirs?: string[];
+}
+
+function isLoopback(addr: string): boolean {
+  return addr === 'localhost' || addr === '::1' || addr.startsWith('127.');
+}
+
+/**
+ * Runs the host: opens the kernel, activates plugins, starts the scheduler (with catch-up) and the HTTP
+ * server; on SIGTERM/SIGINT stops accepting, cancels running jobs cleanly, deactivates plugins in reverse order.
+ */
+export async function serve(o: ServeOptions): Promise<void> {
+  if (!isLoopback(o.bind) && isIP(o.bind) === 0 && o.bind !== '0.0.0.0') {
+    throw new Error(`„${o.bind}“ ist keine gültige Adresse.`);
+  }
+  let restartReason: string | undefined;
+  let shuttingDown: Promise<void> | undefined;
+  let server: Server | undefined;
+  const k = await Kernel.open({
+    dataDir: o.dataDir, pluginDirs: o.pluginDirs,
+    requestRestart: (reason) => {
+      restartReason = reason;
+      log.info(`restart requested: ${reason}`);
+      setTimeout(() => void shutdown('restart'), 200);
+    },
+  });
+  if (!isLoopback(o.bind) && !(await k.users.hasTechnician())) {
+    await k.close();
+    throw new Error(`Der Server lauscht nur dann auf ${o.bind} (außerhalb dieses Rechners), wenn ein Techniker-Konto existiert. ` +
+      'Zuerst „kassenwart users add NAME --role technician“ ausführen oder ohne --bind starten.');
+  }
+  await k.jobs.recover();
+  const { app } = createApp(k);
+  server = createServer(app.callback());
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 5_000;
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+
+  const shutdown = (why: string) => {
+    shuttingDown ??= (async () => {
+      log.info(`shutting down (${why})`);
+      server?.close();
+      await k.close();
+      for (const s of sockets) s.destroy();
+      process.exitCode = restartReason ? RESTART_EXIT_CODE : 0;
+      setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
+    })();
+    return shuttingDown;
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await k.plugins.activateStartup();
+  await new Promise<void>((resolve, reject) => {
+    server!.once('error', reject);
+    server!.listen(o.port, o.bind, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const host = o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind.includes(':') ? `[${o.bind}]` : o.bind;
+  const failed = k.pluginList().filter((p) => p.state === 'failed');
+  process.stdout.write(`Kassenwart ${k.pluginList().length ? '' : '(ohne Plugins) '}läuft auf http://${host}:${port}\n`);
+  if (failed.length) process.stdout.write(`Achtung: ${failed.length} Plugin(s) fehlerhaft: ${failed.map((p) => `${p.id} (${p.reasons.join(' ')})`).join('; ')}\n`);
+  const token = await k.prepareSetup();
+  if (token) {
+    process.stdout.write(
+      `\nErsteinrichtung: Es gibt noch kein Techniker-Konto.\n` +
+      `  Öffnen Sie http://${host}:${port}/ und geben Sie diesen Einrichtungscode ein: ${token}\n` +
+      `  (oder auf diesem Rechner: npx kassenwart users add NAME --role technician)\n\n`);
+  }
+  await k.scheduler.start();
+}
