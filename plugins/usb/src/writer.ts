@@ -250,6 +250,7 @@ export async function writeBackup(opts: WriteOptions): Promise<WriteResult> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC') throw tooLittleSpace(dir, file.size + SPACE_MARGIN, await freeBytes(dir).catch(() => 0), false);
     if (code === 'EROFS') throw new UserError(`Der USB-Stick unter ${dir} ist schreibgeschützt.`, { code: 'usb.readonly', hint: 'Prüfen Sie den Schreibschutz-Schalter am USB-Stick.' });
+    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`Keine Schreibrechte auf dem USB-Stick unter ${dir}.`, { code: 'usb.permission', hint: 'Wenden Sie sich an den Support: der Stick muss für Kassenwart beschreibbar eingehängt sein.' });
     if (code === 'EIO') throw new UserError(`Schreibfehler auf dem USB-Stick unter ${dir}.`, { code: 'usb.io', hint: 'Ziehen Sie den USB-Stick ab, stecken Sie ihn wieder ein oder verwenden Sie einen anderen USB-Stick.' });
     throw e;
   }

@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { startTestHost, type TestHost, type JobView } from 'kassenwart/sdk/testing';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { startFtpServer, type FtpServer } from '../../support/dist/vsftpd.js';
+import { launchBrowser, newPage, screenshot } from '../../support/dist/browser.js';
 import { makeImage, makeStickDir, sha256, writeMounts } from './fixtures.js';
 
 interface TargetResult { target: string; status: 'sent' | 'skipped' | 'failed'; message: string; location?: string }
@@ -34,17 +35,20 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
   let usb0: string;
   let mounts: string;
   let fat32: string;
+  let media: string;
+  const user = { name: 'tech', password: 'Usb-Test-' + Math.random().toString(36).slice(2) };
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
     dir = await tempDir('kw-usb-e2e-');
-    const media = join(dir, 'media');
+    media = join(dir, 'media');
     usb0 = await makeStickDir(media, 'usb0');
     fat32 = await makeImage(dir, 'FAT32');
     mounts = join(dir, 'mounts');
     await writeMounts(mounts, [{ device: fat32, mountPoint: usb0, fstype: 'vfat' }]);
     ftp = await startFtpServer();
     host = await startTestHost({
+      user,
       env: { KASSENWART_USB_MOUNTS: mounts, KASSENWART_USB_MEDIA_ROOT: media, KASSENWART_DEMO_DB_MB: '2' },
       settings: {
         backup: {
@@ -187,5 +191,45 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
     const none = await host!.runAction('usb.eject');
     expect(none.state).to.equal('failed');
     expect(none.error!.message).to.equal(`Kein USB-Stick unter ${usb0} eingehängt.`);
+  });
+
+  it('the panel on the settings page shows the sticks, spots the TSE stick and takes over the suggested 01.2 path (Chromium)', async () => {
+    await setUsb({ mode: 'X', path: usb0 });
+    await writeFile(join(usb0, 'TSE_COMM.DAT'), 'tse');
+    const usb2 = await makeStickDir(media, 'usb2');
+    await writeMounts(mounts, [
+      { device: fat32, mountPoint: usb0, fstype: 'vfat' },
+      { device: fat32, mountPoint: usb2, fstype: 'vfat' },
+    ]);
+    const browser = await launchBrowser();
+    try {
+      const { page, problems } = await newPage(browser, { baseURL: host!.url });
+      await page.goto('/');
+      const login = await page.evaluate(async (u) => {
+        const r = await fetch('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(u) });
+        return r.status;
+      }, user);
+      expect(login).to.equal(200);
+      await page.goto('/#/einstellungen');
+      await page.reload();
+      const panel = page.locator('kw-usb-sticks');
+      await panel.locator('tr[data-path]').first().waitFor({ timeout: 30_000 });
+      const row0 = panel.locator(`tr[data-path="${usb0}"]`);
+      const row2 = panel.locator(`tr[data-path="${usb2}"]`);
+      expect(await row0.locator('td').allInnerTexts()).to.deep.include.members([usb0, 'FAT32', 'ja', 'nicht geeignet']);
+      expect(await row2.locator('td').allInnerTexts()).to.deep.include.members([usb2, 'FAT32', 'nein', 'geeignet']);
+      expect(await panel.locator('[data-state="problem"]').innerText()).to.contain('TSE-Stick (Swissbit)');
+      expect(await panel.locator('.suggestion').innerText()).to.equal(usb2);
+      await screenshot(page, 'usb-sticks-panel');
+      await panel.getByRole('button', { name: 'Als 01.2 übernehmen' }).click();
+      await panel.locator('[data-state="ok"]').waitFor({ timeout: 10_000 });
+      const now = await host!.api('GET', '/api/settings/usb');
+      expect(now.body.values.path).to.equal(usb2);
+      expect(problems).to.deep.equal([]);
+    } finally {
+      await browser.close();
+      await rm(join(usb0, 'TSE_COMM.DAT'), { force: true });
+      await setUsb({ path: usb0 });
+    }
   });
 });
