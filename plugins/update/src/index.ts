@@ -26,6 +26,21 @@ export function packageRoot(from: string): string {
   }
 }
 
+/**
+ * Pid of a live `kassenwart start` supervisor for this data folder (from <data>/supervisor.json, checked
+ * against /proc so a stale pid of another program is never signalled), or undefined.
+ */
+export function runningSupervisor(installationDir: string): number | undefined {
+  try {
+    const { pid } = JSON.parse(readFileSync(join(installationDir, 'supervisor.json'), 'utf8')) as { pid?: number };
+    if (!pid || pid === process.pid) return undefined;
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmd.some((a) => a.endsWith('kassenwart.js')) && cmd.includes('start') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 @injectable()
 export default class UpdatePlugin implements Plugin {
   private readonly updater: Updater;
@@ -41,8 +56,13 @@ export default class UpdatePlugin implements Plugin {
         publicKeys: String(ctx.settings.get('publicKeys') ?? ''),
       }),
       log: ctx.logger,
-      supervised: process.env.KASSENWART_SUPERVISED === '1',
-      restart: (reason) => ctx.requestRestart(reason),
+      supervised: process.env.KASSENWART_SUPERVISED === '1' || runningSupervisor(ctx.installationDir) !== undefined,
+      restart: (reason) => {
+        if (process.env.KASSENWART_SUPERVISED === '1') { ctx.requestRestart(reason); return; }
+        // Started from the CLI (`kassenwart action run update.check`) while a server runs: ask its supervisor.
+        const pid = runningSupervisor(ctx.installationDir);
+        if (pid !== undefined) process.kill(pid, 'SIGUSR2');
+      },
     });
   }
 

@@ -22,7 +22,7 @@ export const PRIVATE_KEY_FILE = 'kassenwart-release.key';
 export const PUBLIC_KEY_FILE = 'kassenwart-release.pub';
 
 /** Top-level entries never packaged (besides package.json, which is rewritten with the release version). */
-const EXCLUDED_TOP = new Set(['.git', '.ci', 'test', 'test-output', 'data', 'bench', 'package.json', '.gitignore']);
+const EXCLUDED_TOP = new Set(['.git', '.ci', 'test', 'test-output', 'data', 'bench', 'package.json', '.gitignore', '.mocharc.json']);
 
 const USAGE = `Verwendung:
   kassenwart release keygen --out DIR
@@ -177,10 +177,20 @@ async function exists(p: string): Promise<boolean> {
   return access(p).then(() => true, () => false);
 }
 
-/** Paths (relative, "/"-separated) of packages in node_modules that are only needed for development. */
-async function devPackages(sourceDir: string): Promise<string[]> {
-  const lock = JSON.parse(await readFile(join(sourceDir, 'package-lock.json'), 'utf8').catch(() => '{}')) as { packages?: Record<string, { dev?: boolean }> };
-  return Object.entries(lock.packages ?? {}).filter(([p, v]) => p && v.dev).map(([p]) => p);
+/**
+ * Paths (relative, "/"-separated) of the packages in node_modules needed at run time: the lockfile's entries not
+ * marked "dev". Anything else in node_modules (dev tools, extraneous packages) is left out of a release.
+ */
+async function runtimePackages(sourceDir: string): Promise<string[]> {
+  let lock: { packages?: Record<string, { dev?: boolean }> };
+  try {
+    lock = JSON.parse(await readFile(join(sourceDir, 'package-lock.json'), 'utf8'));
+  } catch {
+    throw new UserError(`${sourceDir} hat keine lesbare package-lock.json; ohne sie ist unklar, welche Pakete ein Release braucht.`, {
+      code: 'release.no-lockfile', hint: 'Im Repository „npm install“ ausführen.',
+    });
+  }
+  return Object.entries(lock.packages ?? {}).filter(([p, v]) => p.startsWith('node_modules/') && !v.dev).map(([p]) => p);
 }
 
 export interface BuildOptions {
@@ -221,13 +231,18 @@ export async function buildRelease(o: BuildOptions): Promise<{ entry: ReleaseEnt
   const changes = await readChanges(o.changesFile, ['kassenwart', ...pluginIds]);
 
   // Package: everything but the excluded top-level entries, dev packages, build caches and the feed folder itself.
-  const dev = await devPackages(source);
+  const runtime = await runtimePackages(source);
   const outRel = relative(source, outDir).split(sep).join('/');
   const skip = (p: string): boolean => {
     const rel = p.replace(/^\.\//, '');
-    if (rel.endsWith('.tsbuildinfo') || rel === 'node_modules/.bin' || rel.startsWith('node_modules/.bin/') || rel.startsWith('node_modules/.cache')) return true;
+    if (rel.endsWith('.tsbuildinfo')) return true;
     if (outRel && !outRel.startsWith('..') && (rel === outRel || rel.startsWith(outRel + '/'))) return true;
-    return dev.some((d) => rel === d || rel.startsWith(d + '/'));
+    if (rel === 'node_modules') return false;
+    if (rel.startsWith('node_modules/')) {
+      // Keep run-time packages and the folders on the way to them (node_modules/@koa, …/node_modules).
+      return !runtime.some((r) => rel === r || rel.startsWith(r + '/') || r.startsWith(rel + '/'));
+    }
+    return false;
   };
   const top = (await readdir(source)).filter((n) => !EXCLUDED_TOP.has(n)).sort();
   const staging = await mkdtemp(join(outDir, '.tmp-build-'));

@@ -50,6 +50,7 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 export async function makeFixtureTree(dir: string, o: FixtureOptions): Promise<string> {
   await mkdir(join(dir, 'bin'), { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'kassenwart', version: o.version, type: 'module', private: true }, null, 2));
+  await writeFile(join(dir, 'package-lock.json'), JSON.stringify({ name: 'kassenwart', lockfileVersion: 3, packages: { '': {} } }));
   await writeFile(join(dir, 'behaviour.json'), JSON.stringify({ behaviour: o.behaviour ?? 'ok' }));
   await writeFile(join(dir, 'bin', 'kassenwart.js'), STAND_IN_BIN, { mode: 0o755 });
   if (o.migrations) {
