@@ -49,6 +49,7 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
     ftp = await startFtpServer();
     host = await startTestHost({
       user,
+      dataDir: join(dir, 'data'), // inside our temp folder, so it is removed even if the start fails
       env: { KASSENWART_USB_MOUNTS: mounts, KASSENWART_USB_MEDIA_ROOT: media, KASSENWART_DEMO_DB_MB: '2' },
       settings: {
         backup: {
