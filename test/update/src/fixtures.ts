@@ -9,8 +9,11 @@ import { randomBytes } from 'node:crypto';
 
 export interface FixtureOptions {
   version: string;
-  /** "ok" (default), "bad-health" (answers 503), "crash" (exits at once), "slow" (health only after 4 s). */
-  behaviour?: 'ok' | 'bad-health' | 'crash' | 'slow';
+  /**
+   * "ok" (default), "bad-health" (answers 503), "crash" (exits at once), "slow" (health only after 4 s),
+   * "breaks-on-real-data" (healthy on an empty data folder, as in the trial start; 503 when state.sqlite exists).
+   */
+  behaviour?: 'ok' | 'bad-health' | 'crash' | 'slow' | 'breaks-on-real-data';
   /** migrations/<name> = SQL text. */
   migrations?: Record<string, string>;
   /** Extra incompressible bytes (to make the package big). */
@@ -20,7 +23,8 @@ export interface FixtureOptions {
 export const STAND_IN_BIN = `#!/usr/bin/env node
 // Stand-in for the Kassenwart host in update tests: "serve" prints its URL and answers /api/health.
 import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 const here = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', here), 'utf8'));
 const behaviour = JSON.parse(readFileSync(new URL('behaviour.json', here), 'utf8')).behaviour;
@@ -29,9 +33,10 @@ if (args[0] !== 'serve') { console.error('stand-in: only "serve"'); process.exit
 const opt = (n, d) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : d; };
 if (behaviour === 'crash') { console.error('stand-in: crashing on purpose'); process.exit(1); }
 const started = Date.now();
+const realData = existsSync(join(opt('--data', '.'), 'state.sqlite'));
 const server = createServer((req, res) => {
   if (req.url === '/api/health') {
-    if (behaviour === 'bad-health' || (behaviour === 'slow' && Date.now() - started < 4000)) {
+    if (behaviour === 'bad-health' || (behaviour === 'slow' && Date.now() - started < 4000) || (behaviour === 'breaks-on-real-data' && realData)) {
       res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false }));
       return;
     }
