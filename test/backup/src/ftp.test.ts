@@ -230,7 +230,7 @@ describe('backup FTP target: faults during the upload (real vsftpd)', function (
       const e = await rejection(target.send(file, recorder().ctx));
       expect(e.code).to.equal('ftp.diskFull');
       expect(e.message).to.include('kein Speicherplatz mehr frei').and.to.include('451');
-      expect(e.hint).to.include('Die unvollständige Datei wurde entfernt');
+      expect(e.message).to.include('Die unvollständige Datei wurde vom FTP-Server entfernt.');
       expect(await namesIn(join(server.root, 'salon-17'))).to.deep.equal([]);
     } finally {
       await server.stop();

@@ -70,7 +70,7 @@ export function classify(e: unknown, s: FtpSettings, presentedFingerprint?: stri
     if (DISK_FULL.has(reply) && (err.phase === 'upload' || err.phase === 'rename' || err.phase === 'verify')) {
       return mk(false, 'ftp.diskFull',
         `Der FTP-Server konnte die Sicherung nicht speichern: kein Speicherplatz mehr frei (Antwort ${reply}: ${replyText}).`,
-        `Auf dem FTP-Server Platz schaffen (alte Sicherungen löschen oder ${q('ftpKeep')} verringern) oder den Betreiber des Servers fragen. Die unvollständige Datei wurde entfernt.`);
+        `Auf dem FTP-Server Platz schaffen (alte Sicherungen löschen oder ${q('ftpKeep')} verringern) oder den Betreiber des Servers fragen.`);
     }
     if (reply === 421) {
       return mk(true, 'ftp.lost', `Der FTP-Server ${where} hat die Verbindung beendet (Antwort 421: ${replyText}).`,

@@ -175,9 +175,10 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
       const cleanupTemp = async (): Promise<string> => {
         if (!tempMayExist) return '';
         const gone = await removeQuietly(s, temp);
+        tempMayExist = !gone;
         if (gone) {
           sctx.log(`Unvollständige Datei ${temp} auf dem FTP-Server entfernt.`);
-          return '';
+          return ' Die unvollständige Datei wurde vom FTP-Server entfernt.';
         }
         sctx.log(`Unvollständige Datei ${temp} konnte nicht entfernt werden (Server nicht erreichbar); sie wird bei der nächsten Übertragung entfernt.`);
         return ` Die unvollständige Datei „${temp}“ auf dem Server wird bei der nächsten Übertragung entfernt; unter dem endgültigen Namen liegt nichts Unvollständiges.`;
