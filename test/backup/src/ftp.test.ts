@@ -132,6 +132,40 @@ describe('backup FTP target (real vsftpd, FTPS)', function () {
       expect(rec.logs.filter((l) => l.includes('Neuer Versuch'))).to.have.length(3);
     });
 
+    it('reports an unknown server name (DNS) at once, without retrying', async () => {
+      const file = await makeBackup(work, 1024, '2026-11-29_11-10-00');
+      const target = createFtpTarget(fakeContext(settingsFor(server, { ftpHost: 'kassen-ftp.invalid' })), FAST_RETRIES);
+      const rec = recorder();
+      const e = await rejection(target.send(file, rec.ctx));
+      expect(e.code).to.equal('ftp.dns');
+      expect(e.message).to.equal('Der FTP-Server „kassen-ftp.invalid“ wurde nicht gefunden (Namensauflösung/DNS fehlgeschlagen).');
+      expect(rec.logs.join('\n')).not.to.include('Neuer Versuch');
+    });
+
+    it('reports missing write permission on the remote folder, and leaves nothing behind', async () => {
+      const file = await makeBackup(work, 64 * 1024, '2026-11-29_11-20-00');
+      // vsftpd is not chrooted here: "/" is the real root folder, which the FTP user may not write to.
+      const target = createFtpTarget(fakeContext(settingsFor(server, { ftpRemoteDir: '/' })), FAST_RETRIES);
+      const e = await rejection(target.send(file, recorder().ctx));
+      expect(e.code).to.equal('ftp.permission');
+      expect(e.message).to.match(/^Keine Berechtigung auf dem FTP-Server/);
+      expect(e.hint).to.include('„FTP-Pfad“');
+      expect(existsSync(join('/', file.name))).to.equal(false);
+    });
+
+    it('never renames an upload whose remote SIZE differs from the backup size (restarts once, then a clear error)', async () => {
+      const real = await makeBackup(work, 256 * 1024, '2026-11-29_11-30-00');
+      // The file on disk is shorter than the size the backup claims: the server ends up with too few bytes.
+      const file = { ...real, size: real.size + 1000 };
+      const target = createFtpTarget(fakeContext(settingsFor(server, { ftpRemoteDir: 'size-check' })), FAST_RETRIES);
+      const rec = recorder();
+      const e = await rejection(target.send(file, rec.ctx));
+      expect(e.code).to.equal('ftp.size');
+      expect(e.message).to.include(`(${real.size} statt ${file.size} Bytes)`);
+      expect(rec.logs.join('\n')).to.include('Übertragung beginnt neu');
+      expect(await namesIn(join(server.root, 'size-check'))).to.deep.equal([]);
+    });
+
     it('keeps the newest ftpKeep backups, deletes only our backup files, never the one just sent, and removes old temp files', async () => {
       const dir = join(server.root, 'retention');
       await mkdir(dir, { recursive: true });
@@ -189,7 +223,7 @@ describe('backup FTP target: faults during the upload (real vsftpd)', function (
       expect(await namesIn(dir)).to.deep.equal([big.name]);
       expect(await sha256File(join(dir, big.name))).to.equal(big.sha256);
       expect(result.bytes).to.equal(big.size);
-      expect(rec.logs.join('\n')).to.match(/fortgesetzt|beginnt neu/);
+      expect(rec.logs.join('\n')).to.match(/Übertragung wird bei [\d,]+ MB fortgesetzt/);
     } finally {
       await server.stop();
     }
@@ -250,6 +284,20 @@ describe('backup FTP target: faults during the upload (real vsftpd)', function (
       const e = await rejection(sending);
       expect(e.name).to.equal('CancelledError');
       expect(await namesIn(dir)).to.deep.equal([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('explicit FTPS against an implicit-only server: times out, retries, then says to check the encryption setting', async () => {
+    const server = await startFtpServer({ implicitTls: true });
+    try {
+      const file = await makeBackup(work, 1024, '2026-11-29_22-30-00');
+      const target = createFtpTarget(fakeContext(settingsFor(server, { ftpTls: 'explicit', ftpTimeoutSeconds: 1 })), FAST_RETRIES);
+      const e = await rejection(target.send(file, recorder().ctx));
+      expect(e.code).to.equal('ftp.timeout');
+      expect(e.message).to.include('antwortet nicht (Zeitlimit von 1 Sekunde überschritten)').and.to.include('(4 Versuche)');
+      expect(e.hint).to.include('„Verschlüsselung“');
     } finally {
       await server.stop();
     }

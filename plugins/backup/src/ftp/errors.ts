@@ -107,7 +107,7 @@ export function classify(e: unknown, s: FtpSettings, presentedFingerprint?: stri
   }
   if (sysCode === 'ETIMEDOUT' || /^Timeout\b/.test(message) || /Timeout when trying to open data connection/.test(message)) {
     return mk(true, 'ftp.timeout',
-      `Der FTP-Server ${where} antwortet nicht (Zeitlimit von ${Math.round(s.timeoutMs / 1000)} Sekunden überschritten).`,
+      `Der FTP-Server ${where} antwortet nicht (Zeitlimit von ${seconds(s.timeoutMs)} überschritten).`,
       `Bitte Internetverbindung und Firewall prüfen; passt die Einstellung ${q('ftpTls')} zum Server (explizit/implizit)?`);
   }
   // TLS record errors after the handshake: the connection broke (e.g. the server process died and its
@@ -123,6 +123,11 @@ export function classify(e: unknown, s: FtpSettings, presentedFingerprint?: stri
   const short = message.replace(/\s*\((control|data) socket\)\s*$/, '').replace(/\s+/g, ' ').trim().slice(0, 300);
   return mk(false, 'ftp.failed', `Übertragung an den FTP-Server ${where} fehlgeschlagen: ${short}`,
     'Bitte die FTP-Einstellungen prüfen; die Meldung im Protokoll hilft dem Support.');
+}
+
+function seconds(ms: number): string {
+  const n = Math.round(ms / 1000);
+  return n === 1 ? '1 Sekunde' : `${n} Sekunden`;
 }
 
 function isCertCode(code: string): boolean {

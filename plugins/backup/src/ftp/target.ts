@@ -8,6 +8,7 @@
  * backup files beyond the newest `ftpKeep` are deleted. See docs/backup-ftp.md.
  */
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { CancelledError, UserError, type PluginContext } from 'kassenwart/sdk';
 import type { Client, FileInfo } from 'basic-ftp';
 import { FTP_TARGET_ID, type Availability, type BackupFile, type BackupTarget, type SendContext, type SendResult, type StoredBackup } from '../api.js';
@@ -222,7 +223,10 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
           client.trackProgress((info) => sctx.progress(Math.min(file.size, base + info.bytes)));
           sctx.progress(base, 'Übertragung an den FTP-Server …');
           tempMayExist = true;
-          const source = createReadStream(file.path, { start: base, highWaterMark: chunk });
+          // Never more than the verified size, even if the local file grew meanwhile.
+          const source = file.size > base
+            ? createReadStream(file.path, { start: base, end: file.size - 1, highWaterMark: chunk })
+            : Readable.from([]);
           try {
             await step('upload', () => (base > 0 ? client.appendFrom(source, temp) : client.uploadFrom(source, temp)));
           } finally {
