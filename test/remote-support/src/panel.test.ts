@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import type { Browser } from 'playwright-core';
+import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
+import { launchBrowser, newPage, screenshot } from '../../support/dist/browser.js';
+import { createStandin, type Standin } from './standin.js';
+
+describe('remote-support panel in headless Chromium (stand-in for RustDesk)', function () {
+  this.timeout(180_000);
+  let sd: Standin;
+  let host: TestHost;
+  let browser: Browser;
+  const user = { name: 'tech', password: 'Panel-Test-Passwort-1' };
+
+  before(async () => {
+    sd = await createStandin({ id: '987654321' });
+    host = await startTestHost({
+      user,
+      settings: { 'remote-support': { rustdeskPath: sd.bin, installationName: 'Salon Haarmonie', customerNumber: 'K-10417', supportContact: '0800 123 456' } },
+      env: sd.env,
+    });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await host?.stop();
+    await sd?.cleanup();
+  });
+
+  it('shows the ID in large digits, the support helper, the PC check, and lets the technician set the password', async () => {
+    const { context, page, problems } = await newPage(browser, { baseURL: host.url });
+    try {
+      const login = await context.request.post('/api/auth/login', { data: user, headers: { origin: host.url } });
+      expect(login.status()).to.equal(200);
+      await page.goto('/#/wartung');
+      const panel = page.locator('kw-remote-support');
+      const id = panel.locator('[data-field="id"]');
+      await id.waitFor({ timeout: 30_000 });
+      expect(await id.textContent()).to.equal('987 654 321');
+      const fontSize = await id.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+      const bodySize = await panel.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+      expect(fontSize, 'ID digits are large').to.be.greaterThan(bodySize * 2);
+
+      await panel.getByRole('button', { name: 'Support anfragen' }).click();
+      const support = panel.getByRole('region', { name: 'Support anfragen' });
+      await support.waitFor();
+      const text = await support.textContent();
+      expect(text).to.contain('K-10417').and.to.contain('Salon Haarmonie').and.to.contain('0800 123 456').and.to.contain('987 654 321');
+
+      // Chromium on Linux: the PC check runs in the browser itself.
+      const verdict = panel.locator('[data-field="client-verdict"]');
+      await verdict.waitFor();
+      expect(await verdict.textContent()).to.contain('Linux').and.to.contain('erfüllt die Mindestanforderungen');
+
+      await panel.locator('#rs-pw').fill('Neues-Passwort-99');
+      await panel.locator('#rs-pw2').fill('Neues-Passwort-99');
+      await panel.getByRole('button', { name: 'Passwort setzen' }).click();
+      await panel.getByText('Das dauerhafte Passwort für RustDesk wurde gesetzt.').waitFor({ timeout: 30_000 });
+      expect((await sd.read()).password).to.equal('Neues-Passwort-99');
+      expect(await panel.locator('#rs-pw').inputValue(), 'the field is emptied').to.equal('');
+      await screenshot(page, 'remote-support-panel');
+      expect(problems).to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the reason instead of an ID when RustDesk refuses', async () => {
+    await sd.set({ behaviour: { 'get-id': 'noadmin' } });
+    const { context, page } = await newPage(browser, { baseURL: host.url });
+    try {
+      await context.request.post('/api/auth/login', { data: user, headers: { origin: host.url } });
+      await page.goto('/#/wartung');
+      const p = page.locator('kw-remote-support [data-field="id-problem"]');
+      await p.waitFor({ timeout: 30_000 });
+      expect(await p.textContent()).to.contain('Administratorrechten');
+    } finally {
+      await context.close();
+      await sd.set({ behaviour: {} });
+    }
+  });
+});
