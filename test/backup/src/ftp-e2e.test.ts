@@ -50,6 +50,7 @@ describe('backup FTP target end to end (host + vsftpd)', function () {
 
     const sent = await host.runAction('backup.send');
     expect(sent.state, JSON.stringify(sent)).to.be.oneOf(['succeeded', 'warning']);
+    expect(sent.result?.message).to.include('Datenbank gesendet!');
     const remoteDir = join(server.root, 'salon-e2e');
     const remote = (await namesIn(remoteDir)).filter((n) => /^kasse-.*\.sqlite\.gz$/.test(n));
     expect(remote, 'one backup on the FTP server').to.have.length(1);
@@ -61,6 +62,7 @@ describe('backup FTP target end to end (host + vsftpd)', function () {
 
     // The job names the FTP target's result; the secret never shows up in it.
     const job = await host.api('GET', `/api/jobs/${sent.id}`);
+    if (process.env.KW_SHOW_JOB) console.log(JSON.stringify(job.body, null, 1));
     const text = JSON.stringify(job.body);
     expect(text).to.include('FTP-Server');
     expect(text).not.to.include(server.password);

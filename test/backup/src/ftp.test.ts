@@ -72,6 +72,16 @@ describe('backup FTP target (real vsftpd, FTPS)', function () {
       for (let i = 1; i < rec.progress.length; i++) expect(rec.progress[i]).to.be.at.least(rec.progress[i - 1]);
     });
 
+    it('sending the same backup again replaces the copy on the server (same name, same content)', async () => {
+      const file = await makeBackup(work, 300 * 1024, '2026-11-29_07-30-00');
+      const target = createFtpTarget(fakeContext(settingsFor(server, { ftpRemoteDir: 'resend' })));
+      await target.send(file, recorder().ctx);
+      const again = await target.send(file, recorder().ctx);
+      expect(again.bytes).to.equal(file.size);
+      expect(await namesIn(join(server.root, 'resend'))).to.deep.equal([file.name]);
+      expect(await sha256File(join(server.root, 'resend', file.name))).to.equal(file.sha256);
+    });
+
     it('trusts the server through a CA certificate given as PEM (ftpCaCert) instead of a fingerprint', async () => {
       const file = await makeBackup(work, 64 * 1024, '2026-11-29_08-00-00');
       const target = createFtpTarget(fakeContext(settingsFor(server, { ftpFingerprint: '', ftpCaCert: server.certPem })));

@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { CancelledError, UserError, type PluginContext } from 'kassenwart/sdk';
-import type { Client, FileInfo } from 'basic-ftp';
+import { FTPError, type Client, type FileInfo } from 'basic-ftp';
 import { FTP_TARGET_ID, type Availability, type BackupFile, type BackupTarget, type SendContext, type SendResult, type StoredBackup } from '../api.js';
 import { openSession, probeFingerprint, type FtpSession, type Phase, type PhaseError } from './connection.js';
 import { classify } from './errors.js';
@@ -219,19 +219,32 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
               ? `Übertragung wird bei ${formatBytes(offset)} fortgesetzt (Versuch ${attempt}).`
               : `Übertragung beginnt neu (Versuch ${attempt}).`);
           }
-          const base = offset;
-          client.trackProgress((info) => sctx.progress(Math.min(file.size, base + info.bytes)));
-          sctx.progress(base, 'Übertragung an den FTP-Server …');
-          tempMayExist = true;
-          // Never more than the verified size, even if the local file grew meanwhile.
-          const source = file.size > base
-            ? createReadStream(file.path, { start: base, end: file.size - 1, highWaterMark: chunk })
-            : Readable.from([]);
+          const upload = async (base: number) => {
+            client.trackProgress((info) => sctx.progress(Math.min(file.size, base + info.bytes)));
+            sctx.progress(base, 'Übertragung an den FTP-Server …');
+            tempMayExist = true;
+            // Never more than the verified size, even if the local file grew meanwhile.
+            const source = file.size > base
+              ? createReadStream(file.path, { start: base, end: file.size - 1, highWaterMark: chunk })
+              : Readable.from([]);
+            try {
+              await step('upload', () => (base > 0 ? client.appendFrom(source, temp) : client.uploadFrom(source, temp)));
+            } finally {
+              source.destroy();
+              client.trackProgress();
+            }
+          };
           try {
-            await step('upload', () => (base > 0 ? client.appendFrom(source, temp) : client.uploadFrom(source, temp)));
-          } finally {
-            source.destroy();
-            client.trackProgress();
+            await upload(offset);
+          } catch (e) {
+            // A server without APPE: start the temporary file over instead of resuming it.
+            if (offset > 0 && e instanceof FTPError && [500, 502, 504].includes(e.code)) {
+              sctx.log('Der FTP-Server kann nicht fortsetzen (kein APPE); Übertragung beginnt neu.');
+              offset = 0;
+              await upload(0);
+            } else {
+              throw e;
+            }
           }
           const size = await step('verify', () => remoteSize(client, temp));
           if (size !== file.size) {
@@ -250,7 +263,15 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
               { code: 'ftp.size', hint: 'Später erneut versuchen; besteht das Problem weiter, den Betreiber des FTP-Servers fragen.' },
             );
           }
-          await step('rename', () => client.rename(temp, file.name));
+          try {
+            await step('rename', () => client.rename(temp, file.name));
+          } catch (e) {
+            // Some servers refuse to rename onto an existing file: replace the older copy of the same backup.
+            if (!(e instanceof FTPError && (e.code === 550 || e.code === 553)) || (await remoteSize(client, file.name)) === undefined) throw e;
+            sctx.log(`${file.name} liegt schon auf dem FTP-Server; die ältere Kopie wird ersetzt.`);
+            await step('delete', () => client.remove(file.name));
+            await step('rename', () => client.rename(temp, file.name));
+          }
           tempMayExist = false;
           const finalSize = await step('verify', () => remoteSize(client, file.name));
           if (finalSize !== file.size) {
