@@ -5,7 +5,8 @@
  * Needs root (vsftpd with a temporary system user).
  */
 import { expect } from 'chai';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { startTestHost, type TestHost, type JobView } from 'kassenwart/sdk/testing';
@@ -230,6 +231,48 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
     } finally {
       await browser.close();
       await rm(join(usb0, 'TSE_COMM.DAT'), { force: true });
+      await setUsb({ path: usb0 });
+    }
+  });
+
+  it('a salon owner (operator) may set 01.1 and 01.2 and eject the stick, but not the retention count', async () => {
+    const op = { name: 'salon', password: 'Salon-' + Math.random().toString(36).slice(2) };
+    const added = host!.cli(['users', 'add', op.name, '--role', 'operator', '--password-stdin'], op.password + '\n');
+    expect(added.status, added.stderr).to.equal(0);
+    const login = await fetch(host!.url + '/api/auth/login', {
+      method: 'POST', headers: { 'content-type': 'application/json', origin: host!.url }, body: JSON.stringify(op),
+    });
+    expect(login.status).to.equal(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const call = (method: string, path: string, body?: unknown) => fetch(host!.url + path, {
+      method, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { cookie, 'x-csrf-token': csrfToken, origin: host!.url, 'content-type': 'application/json' },
+    });
+    expect((await call('PUT', '/api/settings/usb', { mode: 'D', path: usb0 })).status).to.equal(200);
+    expect((await call('PUT', '/api/settings/usb', { keep: 3 })).status).to.equal(403);
+    expect((await call('GET', '/api/ext/usb/sticks')).status).to.equal(200);
+    const started = await call('POST', '/api/actions/usb.eject', { params: {} });
+    expect(started.status).to.equal(202);
+    const job = await host!.waitForJob(((await started.json()) as { job: { id: string } }).job.id);
+    expect(job.state).to.equal('succeeded');
+  });
+
+  it('a full stick (real 64 KiB tmpfs): clear message, the older backup on it stays', async () => {
+    const full = join(media, 'usb1');
+    await mkdir(full, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]);
+    try {
+      await writeFile(join(full, 'kasse-alt.sqlite.gz'), Buffer.alloc(20_000, 7));
+      await writeFile(join(full, 'kasse-alt.sqlite.gz.sha256'), `${sha256(Buffer.alloc(20_000, 7))}  kasse-alt.sqlite.gz\n`);
+      await writeMounts(mounts, [{ device: fat32, mountPoint: full, fstype: 'vfat' }]);
+      await setUsb({ mode: 'X', path: full });
+      const job = await host!.runAction('backup.send');
+      expect(job.state).to.equal('failed');
+      expect(job.error!.message).to.match(/Auf dem USB-Stick unter .*usb1 ist zu wenig Platz: benötigt [\d,]+ [kM]B, frei [\d,]+ kB/);
+      expect((await readdir(full)).sort()).to.deep.equal(['kasse-alt.sqlite.gz', 'kasse-alt.sqlite.gz.sha256']);
+    } finally {
+      execFileSync('umount', [full]);
       await setUsb({ path: usb0 });
     }
   });
