@@ -6,7 +6,7 @@
 import { inject, injectable, TOKENS, UserError } from 'kassenwart/sdk';
 import type { JobContext, Plugin, PluginContext, SettingsView } from 'kassenwart/sdk';
 import { applyRustDeskServer, locateRustDesk, setRustDeskPassword } from './rustdesk.js';
-import { collectStatus, type StatusSettings } from './status.js';
+import { collectStatus, type RemoteSupportStatus, type StatusSettings } from './status.js';
 
 export { checkClient, clientHintsFromNavigator } from './client-os.js';
 export type { ClientCheck, ClientHints } from './client-os.js';
@@ -44,9 +44,15 @@ export default class RemoteSupportPlugin implements Plugin {
   activate(): void {
     const ctx = this.ctx;
 
-    ctx.registerRoute('GET', '/status', async () => collectStatus(readSettings(this.settings), {}, (e) => {
-      ctx.logger.error('unexpected error while reading the RustDesk status', { error: String(e) });
-    }), { role: 'operator' });
+    // One status check at a time: requests that arrive while one runs share its answer, so a reloading
+    // browser cannot start a pile of RustDesk processes.
+    let inFlight: Promise<RemoteSupportStatus> | undefined;
+    ctx.registerRoute('GET', '/status', () => {
+      inFlight ??= collectStatus(readSettings(this.settings), {}, (e) => {
+        ctx.logger.error('unexpected error while reading the RustDesk status', { error: e instanceof Error ? e.message : String(e) });
+      }).finally(() => { inFlight = undefined; });
+      return inFlight;
+    }, { role: 'operator' });
 
     ctx.registerAction(ACTIONS.setPassword, async (job: JobContext) => {
       const s = readSettings(this.settings);

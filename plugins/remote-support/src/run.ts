@@ -50,17 +50,24 @@ export function runProgram(file: string, args: readonly string[], options: RunOp
     let settled = false;
     let ended: RunResult['outcome'] | undefined;
     let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    const child = spawn(file, args, {
-      shell: false,
-      detached: true, // own process group, so a kill reaches its children too
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: options.env ?? process.env,
-      windowsHide: true,
-    });
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => { if (stdout.length < max) stdout += d.slice(0, max - stdout.length); });
-    child.stderr.on('data', (d: string) => { if (stderr.length < max) stderr += d.slice(0, max - stderr.length); });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(file, args, {
+        shell: false,
+        detached: true, // own process group, so a kill reaches its children too
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: options.env ?? process.env,
+        windowsHide: true,
+      });
+    } catch (e) {
+      // e.g. an argument with a NUL byte: never let the message (it names the arguments) escape.
+      resolve({ outcome: 'spawn-failed', code: null, signal: null, stdout: '', stderr: '', spawnError: (e as NodeJS.ErrnoException).code ?? 'EINVAL' });
+      return;
+    }
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => { if (stdout.length < max) stdout += d.slice(0, max - stdout.length); });
+    child.stderr!.on('data', (d: string) => { if (stderr.length < max) stderr += d.slice(0, max - stderr.length); });
 
     const finish = (r: RunResult) => {
       if (settled) return;
@@ -82,14 +89,14 @@ export function runProgram(file: string, args: readonly string[], options: RunOp
       killGroup();
       if (exited && why === 'timeout') {
         // It did end in time; only a left-over child still holds its output open.
-        child.stdout.destroy();
-        child.stderr.destroy();
+        child.stdout!.destroy();
+        child.stderr!.destroy();
         finish({ outcome: 'exited', code: exited.code, signal: exited.signal, stdout, stderr });
         return;
       }
       // Do not wait for pipes a surviving grandchild might still hold: report now.
-      child.stdout.destroy();
-      child.stderr.destroy();
+      child.stdout!.destroy();
+      child.stderr!.destroy();
       finish({ outcome: why, code: null, signal: 'SIGKILL', stdout, stderr });
     };
     const onAbort = () => stop('aborted');

@@ -36,6 +36,7 @@ export class KwRemoteSupport extends KwPanel {
     pwBusy: { state: true },
     serverMsg: { state: true },
     serverBusy: { state: true },
+    confirmServer: { state: true },
   };
 
   static override styles = [
@@ -67,6 +68,7 @@ export class KwRemoteSupport extends KwPanel {
   declare pwBusy: boolean;
   declare serverMsg: Msg | undefined;
   declare serverBusy: boolean;
+  declare confirmServer: boolean;
 
   constructor() {
     super();
@@ -74,6 +76,7 @@ export class KwRemoteSupport extends KwPanel {
     this.showSupport = false;
     this.pwBusy = false;
     this.serverBusy = false;
+    this.confirmServer = false;
   }
 
   override connectedCallback(): void {
@@ -139,7 +142,7 @@ export class KwRemoteSupport extends KwPanel {
   }
 
   private async applyServer(): Promise<void> {
-    if (!confirm('Sollen ID-Server, Relay-Server und Key des Supports in RustDesk übernommen werden?')) return;
+    this.confirmServer = false;
     this.serverBusy = true;
     this.serverMsg = undefined;
     try {
@@ -242,7 +245,14 @@ export class KwRemoteSupport extends KwPanel {
         <p>Support-Server: ID-Server <strong>${s.server.idServer || '(nicht eingetragen)'}</strong>,
           Relay-Server <strong>${s.server.relayServer || '(automatisch)'}</strong>,
           Key ${s.server.keySet ? 'eingetragen' : html`<strong>nicht eingetragen</strong>`}.</p>
-        <div class="row"><button type="button" @click=${() => this.applyServer()} ?disabled=${this.serverBusy}>Support-Server übernehmen</button></div>
+        <div class="row"><button type="button" @click=${() => { this.confirmServer = true; this.serverMsg = undefined; }}
+          ?disabled=${this.serverBusy || this.confirmServer}>Support-Server übernehmen</button></div>
+        ${this.confirmServer ? html`<div class="message warning" role="alertdialog" aria-label="Support-Server übernehmen">
+            <p>Sollen ID-Server, Relay-Server und Key des Supports in RustDesk übernommen werden?</p>
+            <div class="row">
+              <button class="primary" type="button" @click=${() => this.applyServer()}>akzeptieren</button>
+              <button type="button" @click=${() => { this.confirmServer = false; }}>abbrechen</button>
+            </div></div>` : nothing}
         ${this.msg(this.serverMsg)}
       </section>`;
   }

@@ -15,7 +15,7 @@ describe('remote-support panel in headless Chromium (stand-in for RustDesk)', fu
     sd = await createStandin({ id: '987654321' });
     host = await startTestHost({
       user,
-      settings: { 'remote-support': { rustdeskPath: sd.bin, installationName: 'Salon Haarmonie', customerNumber: 'K-10417', supportContact: '0800 123 456' } },
+      settings: { 'remote-support': { rustdeskPath: sd.bin, installationName: 'Salon Haarmonie', customerNumber: 'K-10417', supportContact: '0800 123 456', idServer: 'rd.support.example', key: 'OeVuKk5nlHiXp+APNn0Y3pC1Iwpwn44JGqrQCsWqmBw=' } },
       env: sd.env,
     });
     browser = await launchBrowser();
@@ -57,6 +57,11 @@ describe('remote-support panel in headless Chromium (stand-in for RustDesk)', fu
       await panel.getByText('Das dauerhafte Passwort für RustDesk wurde gesetzt.').waitFor({ timeout: 30_000 });
       expect((await sd.read()).password).to.equal('Neues-Passwort-99');
       expect(await panel.locator('#rs-pw').inputValue(), 'the field is emptied').to.equal('');
+
+      await panel.getByRole('button', { name: 'Support-Server übernehmen' }).click();
+      await panel.getByRole('alertdialog', { name: 'Support-Server übernehmen' }).getByRole('button', { name: 'akzeptieren' }).click();
+      await panel.getByText('Der Support-Server wurde in RustDesk übernommen.').waitFor({ timeout: 30_000 });
+      expect((await sd.read()).options['custom-rendezvous-server']).to.equal('rd.support.example');
       await screenshot(page, 'remote-support-panel');
       expect(problems).to.deep.equal([]);
     } finally {
