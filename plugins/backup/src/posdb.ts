@@ -10,7 +10,7 @@ import { loadSqlJs } from './sqljs.js';
 
 /** Options of {@link generatePosDatabase}. */
 export interface GenerateOptions {
-  /** Approximate target size of the database file in MB (default 8). */
+  /** approximate target size of the database file in MB (default 12). */
   sizeMb?: number;
   /** PRNG seed (default 17). */
   seed?: number;
@@ -106,7 +106,7 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
  * customers, appointments and receipts with line items and TSE fields over several years.
  */
 export async function generatePosDatabase(path: string, options: GenerateOptions = {}): Promise<GenerateResult> {
-  const targetBytes = Math.max(1, options.sizeMb ?? 8) * 1024 * 1024;
+  const targetBytes = Math.max(1, options.sizeMb ?? 12) * 1024 * 1024;
   const rnd = prng(options.seed ?? 17);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));

@@ -1,7 +1,8 @@
 /**
- * Retention of local backups: grandfather-father-son. Keeps the newest backup of each of the newest
- * `daily` days, `weekly` ISO weeks and `monthly` months that have backups, and always the newest verified
- * backup. Pure function; the caller deletes.
+ * Retention of local backups: grandfather-father-son. Keeps every backup of the newest `daily` days that
+ * have backups (so the 07:00 and the 21:00 backup of a day both stay), the newest backup of each of the
+ * newest `weekly` ISO weeks and `monthly` months, and always the newest verified backup. Pure function;
+ * the caller deletes.
  */
 
 /** One backup as retention sees it. */
@@ -37,18 +38,18 @@ export function selectForDeletion(items: RetentionItem[], policy: RetentionPolic
   const keep = new Set<string>();
   const newestVerified = sorted.find((i) => i.verified);
   if (newestVerified) keep.add(newestVerified.name);
-  const bucket = (key: (d: Date) => string, n: number) => {
+  const bucket = (key: (d: Date) => string, n: number, all = false) => {
     const seen = new Set<string>();
     for (const i of sorted) {
       if (!i.verified) continue;
       const k = key(i.createdAt);
-      if (seen.has(k)) continue;
+      if (seen.has(k)) { if (all) keep.add(i.name); continue; }
       if (seen.size >= n) break;
       seen.add(k);
       keep.add(i.name);
     }
   };
-  bucket(dayKey, policy.daily);
+  bucket(dayKey, policy.daily, true);
   bucket(isoWeekKey, policy.weekly);
   bucket(monthKey, policy.monthly);
   return sorted.filter((i) => !keep.has(i.name)).map((i) => i.name);

@@ -2,8 +2,8 @@
  * The backup plugin's work: "Datensicherung" (create), "Backup an FTP" (send), restore, retention and the
  * status the panel shows. Host-independent apart from the SDK types, so it is unit-tested directly.
  */
-import { mkdir, open, rename, rm, stat, statfs, readFile } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat, statfs, readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { dirname, basename, join, resolve } from 'node:path';
@@ -176,7 +176,8 @@ export class BackupService {
       await rename(tmp, finalPath);
       await fsyncDir(dir);
       const backup: LocalBackup = { name, path: finalPath, size: snap.gzBytes, createdAt: at, manifest };
-      const pruned = await this.prune();
+      // No pruning for the safety backup of a restore: the backup being restored must stay.
+      const pruned = kind === 'safety' ? [] : await this.prune();
       if (pruned.length) job.log.info(`Alte Sicherungen entfernt: ${pruned.join(', ')}`);
       await this.recordSuccess(LOCAL_TARGET_ID, 'Lokal (Kassenserver)', { at: manifest.createdAt, backup: name, location: finalPath, message: 'Datenbank gesichert' });
       job.progress(100, 'Datenbank gesichert');
@@ -385,13 +386,8 @@ export class BackupService {
     await mkdir(dirname(db), { recursive: true });
     const tmp = join(dirname(db), `${TMP_PREFIX}${basename(db)}.restore.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await pipeline(createReadStream(chosen.path), createGunzip(), fh.createWriteStream({ autoClose: false }), { signal: job.signal });
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      // flush: fsync before the stream closes, so the rename below only ever exposes complete data.
+      await pipeline(createReadStream(chosen.path), createGunzip(), createWriteStream(tmp, { mode: 0o644, flush: true }), { signal: job.signal });
       // What lands on disk must be exactly what was verified.
       const hash = createHash('sha256');
       await pipeline(createReadStream(tmp), hash);

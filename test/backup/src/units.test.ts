@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { open, readFile, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { tempDir, removeDir } from '../../support/dist/tmp.js';
+import { generatePosDatabase, POS_TABLES } from '../../../plugins/backup/dist/src/posdb.js';
+import { gzipParallel } from '../../../plugins/backup/dist/src/gzip.js';
+import { selectForDeletion, isoWeekKey } from '../../../plugins/backup/dist/src/retention.js';
+import { parseTimes, nextRun, longestGapMs } from '../../../plugins/backup/dist/src/schedule.js';
+import { newBackupName, BACKUP_NAME } from '../../../plugins/backup/dist/src/store.js';
+import { withDb } from './helpers.js';
+
+describe('backup: building blocks', () => {
+  let dir: string;
+  before(async () => { dir = await tempDir('kw-backup-unit-'); });
+  after(async () => { await removeDir(dir); });
+
+  it('generates a salon POS database deterministically, with all tables, several years and TSE fields', async () => {
+    const a = await generatePosDatabase(join(dir, 'a.sqlite'), { seed: 5 });
+    const b = await generatePosDatabase(join(dir, 'b.sqlite'), { seed: 5 });
+    expect(a.bytes).to.be.within(12 * 1024 * 1024, 14 * 1024 * 1024); // the demo size
+    expect(a.counts).to.deep.equal(b.counts);
+    await withDb(await readFile(a.path), (q) => {
+      expect(q('PRAGMA integrity_check')[0][0]).to.equal('ok');
+      for (const t of POS_TABLES) expect(Number(q(`SELECT count(*) FROM ${t}`)[0][0]), t).to.be.greaterThan(0);
+      const [[first, last]] = q('SELECT min(created_at), max(created_at) FROM receipts');
+      expect(Number(String(last).slice(0, 4)) - Number(String(first).slice(0, 4))).to.be.at.least(3); // several years
+      const [[sig, serial]] = q('SELECT tse_signature, tse_serial FROM receipts LIMIT 1');
+      expect(String(sig).length).to.be.greaterThan(60);
+      expect(String(serial)).to.match(/^[0-9a-f]{64}$/);
+      // receipts add up to their line items
+      expect(q('SELECT count(*) FROM receipts r WHERE total_cents != (SELECT sum(total_cents) FROM receipt_items i WHERE i.receipt_id = r.id)')[0][0]).to.equal(0);
+    });
+    const other = await withDb(await readFile(b.path), (q) => q('SELECT tse_signature FROM receipts WHERE id = 100')[0][0]);
+    const same = await withDb(await readFile(a.path), (q) => q('SELECT tse_signature FROM receipts WHERE id = 100')[0][0]);
+    expect(other).to.equal(same);
+  });
+
+  it('parallel gzip writes a multi-member .gz that gzip -t accepts and gunzips to the same bytes', async () => {
+    const src = join(dir, 'src.bin');
+    // half random, half repetitive: members of different sizes
+    const data = Buffer.concat([randomBytes(3 * 1024 * 1024 + 123), Buffer.alloc(5 * 1024 * 1024, 'Kasse ')]);
+    await writeFile(src, data);
+    const input = await open(src, 'r');
+    const output = await open(join(dir, 'out.gz'), 'w');
+    const progress: number[] = [];
+    const r = await gzipParallel(input, output, { chunkSize: 1024 * 1024, concurrency: 3, onProgress: (n) => progress.push(n) });
+    await input.close(); await output.close();
+    expect(r.rawBytes).to.equal(data.length);
+    expect(r.rawSha256).to.equal(createHash('sha256').update(data).digest('hex'));
+    const gz = await readFile(join(dir, 'out.gz'));
+    expect(r.gzBytes).to.equal(gz.length);
+    expect(r.gzSha256).to.equal(createHash('sha256').update(gz).digest('hex'));
+    expect(spawnSync('gzip', ['-t', join(dir, 'out.gz')]).status).to.equal(0);
+    const back = spawnSync('gzip', ['-dc', join(dir, 'out.gz')], { maxBuffer: 64 * 1024 * 1024 }).stdout;
+    expect(back.equals(data)).to.equal(true);
+    expect(progress.at(-1)).to.equal(data.length);
+    expect(progress).to.deep.equal([...progress].sort((x, y) => x - y));
+  });
+
+  it('retention keeps every backup of the newest days, the newest per week and month, and always the newest verified backup', () => {
+    const items: Array<{ name: string; createdAt: Date; verified: boolean }> = [];
+    // two backups a day (07:00, 21:00) for 120 days back from 2026-11-29
+    for (let d = 0; d < 120; d++) {
+      for (const h of [21, 7]) {
+        const at = new Date(2026, 10, 29 - d, h, 0, 0);
+        items.push({ name: newBackupName(at, new Set()), createdAt: at, verified: true });
+      }
+    }
+    const del = new Set(selectForDeletion(items, { daily: 3, weekly: 2, monthly: 3 }));
+    const kept = items.filter((i) => !del.has(i.name)).map((i) => i.name).sort().reverse();
+    expect(kept).to.deep.equal([
+      'kasse-2026-11-29_21-00-00.sqlite.gz', // newest: today, also this week and month
+      'kasse-2026-11-29_07-00-00.sqlite.gz', // daily: every backup of the newest 3 days
+      'kasse-2026-11-28_21-00-00.sqlite.gz',
+      'kasse-2026-11-28_07-00-00.sqlite.gz',
+      'kasse-2026-11-27_21-00-00.sqlite.gz',
+      'kasse-2026-11-27_07-00-00.sqlite.gz',
+      'kasse-2026-11-22_21-00-00.sqlite.gz', // weekly (Sunday of ISO week 47)
+      'kasse-2026-10-31_21-00-00.sqlite.gz', // monthly
+      'kasse-2026-09-30_21-00-00.sqlite.gz', // monthly
+    ]);
+    // everything zero still keeps the newest verified one
+    const none = new Set(selectForDeletion(items, { daily: 0, weekly: 0, monthly: 0 }));
+    expect(items.filter((i) => !none.has(i.name)).map((i) => i.name)).to.deep.equal(['kasse-2026-11-29_21-00-00.sqlite.gz']);
+    expect(isoWeekKey(new Date(2026, 0, 1))).to.equal('2026-W01');
+    expect(isoWeekKey(new Date(2027, 0, 1))).to.equal('2026-W53');
+  });
+
+  it('backup names are FAT-safe and unique within a second', () => {
+    const at = new Date(2026, 10, 29, 7, 0, 0);
+    const a = newBackupName(at, new Set());
+    const b = newBackupName(at, new Set([a]));
+    expect(a).to.equal('kasse-2026-11-29_07-00-00.sqlite.gz');
+    expect(b).to.equal('kasse-2026-11-29_07-00-00-2.sqlite.gz');
+    for (const n of [a, b]) { expect(n).to.match(BACKUP_NAME); expect(n).not.to.match(/[:\\/*?"<>|]/); }
+  });
+
+  it('schedule times: parse, next run, longest gap', () => {
+    expect(parseTimes('21:00, 07:00,07:00')).to.deep.equal([7 * 60, 21 * 60]);
+    expect(parseTimes('')).to.deep.equal([]);
+    const t = parseTimes('07:00,21:00');
+    expect(nextRun(t, new Date(2026, 10, 29, 6, 59))!.getHours()).to.equal(7);
+    expect(nextRun(t, new Date(2026, 10, 29, 7, 0))!.getHours()).to.equal(21);
+    const late = nextRun(t, new Date(2026, 10, 29, 22, 0))!;
+    expect([late.getDate(), late.getHours()]).to.deep.equal([30, 7]);
+    expect(longestGapMs(t)).to.equal(14 * 3600_000);
+  });
+});
