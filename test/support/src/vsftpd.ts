@@ -24,6 +24,8 @@ export interface FtpServerOptions {
   implicitTls?: boolean;
   /** Put the user's home on a tmpfs of this size, so uploads beyond it fail with "451" (disk full). */
   diskLimitBytes?: number;
+  /** Limit each transfer to this many bytes per second (vsftpd local_max_rate), to catch an upload midway. */
+  maxRateBytesPerSecond?: number;
 }
 
 /** A running vsftpd instance. */
@@ -255,6 +257,7 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
       'require_ssl_reuse=NO',
       'ssl_ciphers=HIGH',
       opts.implicitTls ? 'implicit_ssl=YES' : 'implicit_ssl=NO',
+      ...(opts.maxRateBytesPerSecond ? [`local_max_rate=${Math.max(1, Math.floor(opts.maxRateBytesPerSecond))}`] : []),
       'xferlog_enable=NO',
       'dirmessage_enable=NO',
       'use_localtime=NO',
