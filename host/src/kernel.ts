@@ -31,6 +31,8 @@ export interface KernelOptions {
   /** Extra plugin folders for this run only (not stored). */
   pluginDirs?: string[];
   requestRestart?: (reason: string) => void;
+  /** A serving host activates newly enabled plugins at once; the CLI does not. */
+  serving?: boolean;
 }
 
 /** A plugin as the API lists it. */
@@ -54,6 +56,7 @@ export interface PluginView {
  */
 export class Kernel {
   setupToken: string | undefined;
+  serving = false;
   readonly limiter = new LoginLimiter();
 
   private constructor(
@@ -76,7 +79,7 @@ export class Kernel {
     const container = rootContainer.createChildContainer();
     const settings = new SettingsRegistry(db, box);
     const plugins = new PluginManager({
-      container, db, settings, dataDir, builtinDir: o.builtinDir ?? BUILTIN_PLUGINS_DIR, hostVersion: HOST_VERSION,
+      container, db, settings, dataDir, builtinDir: o.builtinDir ?? process.env.KASSENWART_BUILTIN_DIR ?? BUILTIN_PLUGINS_DIR, hostVersion: HOST_VERSION,
       activationTimeoutMs: Number(process.env.KASSENWART_ACTIVATION_TIMEOUT_MS ?? 10_000),
       requestRestart: o.requestRestart,
     });
@@ -94,6 +97,7 @@ export class Kernel {
     container.register(HOST.Users, { useValue: users });
     container.register(HOST.Audit, { useValue: audit });
     const k = new Kernel(dataDir, container, db, settings, plugins, jobs, scheduler, users, audit);
+    k.serving = !!o.serving;
     for (const id of settings.plugins()) await settings.values(id);
     settings.onDidChange((c) => {
       void k.audit.add(c.by, 'settings.change', c.plugin, { keys: c.keys, before: c.before, after: c.after }).catch(() => {});
@@ -120,16 +124,16 @@ export class Kernel {
   async enablePlugin(id: string, by: string): Promise<string[]> {
     const newly = await this.plugins.enable(id);
     await this.audit.add(by, 'plugin.enable', id, { alsoEnabled: newly.filter((x) => x !== id) });
-    await this.plugins.reconcile();
-    await this.scheduler.start().catch(() => {});
+    await this.plugins.reconcile(this.serving);
+    if (this.serving) await this.scheduler.start().catch(() => {});
     return newly;
   }
 
   async disablePlugin(id: string, cascade: boolean, by: string): Promise<string[]> {
     const done = await this.plugins.disable(id, cascade);
     await this.audit.add(by, 'plugin.disable', id, { alsoDisabled: done.filter((x) => x !== id) });
-    await this.plugins.reconcile();
-    await this.scheduler.start().catch(() => {});
+    await this.plugins.reconcile(this.serving);
+    if (this.serving) await this.scheduler.start().catch(() => {});
     return done;
   }
 

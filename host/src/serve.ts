@@ -32,7 +32,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   let shuttingDown: Promise<void> | undefined;
   let server: Server | undefined;
   const k = await Kernel.open({
-    dataDir: o.dataDir, pluginDirs: o.pluginDirs,
+    dataDir: o.dataDir, pluginDirs: o.pluginDirs, serving: true,
     requestRestart: (reason) => {
       restartReason = reason;
       log.info(`restart requested: ${reason}`);

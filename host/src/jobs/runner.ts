@@ -159,6 +159,9 @@ export class JobRunner {
         }
       },
     };
+    // The outcome is published only after it is stored and the lock is released, so whoever sees the job
+    // finished can start the next exclusive action at once.
+    const fin: Partial<JobView> = {};
     try {
       await this.refreshSettings(action.plugin); // another process (CLI) may have changed them
       await this.plugins.fire(`onAction:${action.id}`);
@@ -171,36 +174,36 @@ export class JobRunner {
       const out = await handler(ctx);
       const result: ActionResult = typeof out === 'string' ? { message: out } : (out ?? {});
       if (job.controller.signal.aborted) throw job.controller.signal.reason ?? new Error('aborted');
-      v.state = result.outcome === 'warning' ? 'warning' : 'succeeded';
-      v.result = { message: result.message ?? action.success ?? 'Fertig.', details: result.details };
-      v.percent = 100;
-      v.message = v.result.message;
+      fin.state = result.outcome === 'warning' ? 'warning' : 'succeeded';
+      fin.result = { message: result.message ?? action.success ?? 'Fertig.', details: result.details };
+      fin.percent = 100;
+      fin.message = fin.result.message;
     } catch (e) {
       if (job.controller.signal.aborted) {
-        v.state = 'cancelled';
-        v.error = { code: 'job.cancelled', message: `„${action.title}“ wurde abgebrochen.` };
+        fin.state = 'cancelled';
+        fin.error = { code: 'job.cancelled', message: `„${action.title}“ wurde abgebrochen.` };
       } else if (isUserError(e)) {
-        v.state = 'failed';
-        v.error = { code: e.code, message: e.message, hint: e.hint };
+        fin.state = 'failed';
+        fin.error = { code: e.code, message: e.message, hint: e.hint };
       } else {
-        v.state = 'failed';
+        fin.state = 'failed';
         this.log.error(`job ${v.id} (${action.id}) crashed: ${(e as Error)?.stack ?? e}`);
-        v.error = {
+        fin.error = {
           code: 'job.crashed',
           message: `„${action.title}“ ist mit einem unerwarteten Fehler abgebrochen: ${(e as Error)?.message ?? e}`,
           hint: 'Bitte erneut versuchen; wenn es wieder passiert, den Support anrufen (Protokoll unter „Wartung → Verlauf“).',
         };
       }
-      v.message = v.error.message;
-      push('error', v.error.message);
+      fin.message = fin.error.message;
+      push('error', fin.error.message);
     }
-    v.finishedAt = new Date().toISOString();
-    v.durationMs = Date.parse(v.finishedAt) - Date.parse(v.startedAt);
+    fin.finishedAt = new Date().toISOString();
+    fin.durationMs = Date.parse(fin.finishedAt) - Date.parse(v.startedAt);
     try {
       await this.db.write((tx) => tx.run(
         `UPDATE jobs SET state = ?, message = ?, result = ?, error = ?, finished_at = ?, duration_ms = ?, log = ? WHERE id = ?`,
-        [v.state, v.message ?? null, v.result ? JSON.stringify(v.result) : null, v.error ? JSON.stringify(v.error) : null,
-          v.finishedAt ?? null, v.durationMs ?? null, JSON.stringify(job.log.slice(-200)), v.id]));
+        [fin.state!, fin.message ?? null, fin.result ? JSON.stringify(fin.result) : null, fin.error ? JSON.stringify(fin.error) : null,
+          fin.finishedAt!, fin.durationMs!, JSON.stringify(job.log.slice(-200)), v.id]));
     } catch (e) {
       this.log.error(`could not store job ${v.id}: ${(e as Error).message}`);
     }
@@ -208,6 +211,7 @@ export class JobRunner {
       this.exclusiveJob = undefined;
       await this.lock.release();
     }
+    Object.assign(v, fin);
     this.running.delete(v.id);
     const final = { ...v, log: job.log };
     job.events.emit('done', final);
@@ -236,7 +240,10 @@ export class JobRunner {
   async cancelAll(ms = 15_000): Promise<void> {
     const all = [...this.running.values()];
     for (const j of all) j.controller.abort(new Error('shutdown'));
-    await Promise.race([Promise.allSettled(all.map((j) => j.done)), new Promise((r) => setTimeout(r, ms))]);
+    if (!all.length) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(all.map((j) => j.done)), new Promise((r) => { timer = setTimeout(r, ms); })]);
+    clearTimeout(timer);
   }
 
   private fromRow(r: Record<string, unknown>): JobView {

@@ -154,7 +154,7 @@ export class PluginManager {
    * Applies enablement changes at run time: re-reads enablement, deactivates plugins that are no longer
    * usable (dependants first), registers and (for onStartup) activates the newly usable ones.
    */
-  async reconcile(): Promise<void> {
+  async reconcile(activate = true): Promise<void> {
     const enablement = new Map((await this.o.db.all<{ plugin: string; enabled: number }>(
       'SELECT plugin, enabled FROM plugin_enablement')).map((r) => [r.plugin, r.enabled === 1]));
     for (const r of this.records.values()) {
@@ -180,7 +180,7 @@ export class PluginManager {
       for (const ep of r.manifest!.contributes?.extensionPoints ?? []) this.extensionPoints.declare(ep.id, id);
       if (r.manifest!.contributes?.settings && !this.o.settings.has(id)) this.o.settings.register(id, r.manifest!.contributes.settings);
     }
-    await this.activateStartup();
+    if (activate) await this.activateStartup();
   }
 
   /** Plugins in dependency order (usable ones and the rest, for listing). */

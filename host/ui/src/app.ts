@@ -62,6 +62,7 @@ class KwApp extends LitElement {
       .auth input { max-width: none; }
       @media (max-width: 560px) {
         .bar { padding: 6px 10px; }
+        nav ul { flex-wrap: wrap; }
         nav a { padding: 8px 10px; }
         main { padding: 10px; }
         .brand small { display: none; }

@@ -69,8 +69,8 @@ class KwSetting extends LitElement {
       .code { font-weight: 700; font-variant-numeric: tabular-nums; padding-top: 2px; }
       .title { font-weight: 600; }
       .value { margin-top: 6px; display: inline-block; padding: 2px 8px; background: var(--kw-bg, #eef1f4);
-        border-radius: var(--kw-radius, 6px); font-weight: 600; word-break: break-all; }
-      .value.mono { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-weight: 400; }
+        border-radius: var(--kw-radius, 6px); font-weight: 600; max-width: 100%; overflow-wrap: break-word; }
+      .value.mono { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-weight: 400; overflow-wrap: anywhere; }
       .value.secret { font-style: italic; font-weight: 400; }
       form { margin-top: 8px; }
       .row { margin-top: 8px; }

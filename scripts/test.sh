@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian packages the tests use when they are missing (as root, with
+# apt-get), builds, and runs mocha. Usage: npm test  (or: bash scripts/test.sh [mocha args…])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v vsftpd >/dev/null 2>&1 || [ -x /usr/sbin/vsftpd ] || need+=(vsftpd)
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || [ -x /sbin/mkfs.vfat ] || need+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v mkfs.exfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.exfat ] || [ -x /sbin/mkfs.exfat ] || need+=(exfatprogs)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v pigz >/dev/null 2>&1 || need+=(pigz)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Debian packages for the tests: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "Missing tools for the tests: ${need[*]} — install them (apt-get install ${need[*]}) or run as root." >&2
+    exit 1
+  fi
+fi
+
+[ -d node_modules ] || npm install --no-audit --no-fund
+npx tsc -b
+exec npx mocha "$@"
