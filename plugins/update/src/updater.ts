@@ -10,7 +10,7 @@ import { CancelledError, UserError, isUserError, throwIfAborted, type ActionResu
 import { changeLines, newerReleases, parsePublicKeys, verifyIndex, type Channel, type ReleaseEntry } from './feed.js';
 import { downloadResumable, fetchBytes, fsError } from './download.js';
 import { applyMigrations } from './migrations.js';
-import { currentRelease, pruneReleases, releasesDir, requestSwitch, unpackRelease } from './releases.js';
+import { currentRelease, pruneReleases, readJson, releasesDir, requestSwitch, unpackRelease } from './releases.js';
 import { StateStore, type ReleaseNotes } from './state.js';
 import { trialStart } from './trial.js';
 
@@ -103,7 +103,7 @@ export class Updater {
     state.lastSeen = seen;
     await this.store.save(state);
 
-    const running = this.deps.runningVersion;
+    const running = await this.installedVersion();
     const candidates = newerReleases(index, running, settings.channel);
     if (candidates.length === 0) {
       this.deps.log.info('no newer release', { running, sequence: index.sequence });
@@ -148,6 +148,19 @@ export class Updater {
       message: `Update fertig! Version ${target.version} ist eingespielt. ${when}\n\nÄnderungen:\n${notesText(notes)}`,
       details: { version: target.version, from: running, notes },
     };
+  }
+
+  /**
+   * The installed version: that of the active release (`releases/current`) when there is one, else the running
+   * package's. They differ when this process is the installed package's CLI while a newer release is active.
+   */
+  async installedVersion(): Promise<string> {
+    const active = await currentRelease(this.deps.installationDir);
+    if (active) {
+      const pkg = await readJson<{ version?: string }>(join(releasesDir(this.deps.installationDir), active, 'package.json'));
+      if (pkg?.version) return pkg.version;
+    }
+    return this.deps.runningVersion;
   }
 
   /** Unpack, migration dry run, trial start. Removes the release folder again on failure. */
