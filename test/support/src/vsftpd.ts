@@ -72,6 +72,13 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const inst of running) cleanupSync(inst);
   });
+  // Ctrl-C or a CI timeout: clean up, then let the signal do what it would have done.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const inst of running) cleanupSync(inst);
+      process.kill(process.pid, sig);
+    });
+  }
 }
 
 /** Reads (pid, ppid, pgid) of every process. */
