@@ -43,16 +43,22 @@ export class KwUpdateHistory extends KwPanel {
   declare view: HistoryView | undefined;
   declare error: string | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly onJobFinished = (e: Event) => {
+    if ((e as CustomEvent<{ actionId?: string }>).detail?.actionId === 'update.check') void this.load();
+  };
 
   override connectedCallback(): void {
     super.connectedCallback();
     void this.load();
-    // Jobs finish elsewhere on the page; refresh now and then so a finished check shows up.
-    this.timer = setInterval(() => void this.load(), 15_000);
+    // The shell announces finished jobs ("kw-job-finished"); checks started by the schedule or the CLI show up
+    // with the periodic refresh.
+    window.addEventListener('kw-job-finished', this.onJobFinished);
+    this.timer = setInterval(() => void this.load(), 30_000);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
+    window.removeEventListener('kw-job-finished', this.onJobFinished);
     if (this.timer) clearInterval(this.timer);
   }
 
