@@ -313,6 +313,19 @@ describe('backup FTP target: faults during the upload (real vsftpd)', function (
     }
   });
 
+  it('a server that demands TLS session reuse on data connections (vsftpd default require_ssl_reuse=YES), with the pinned certificate', async () => {
+    const server = await startFtpServer({ requireSslReuse: true });
+    try {
+      const file = await makeBackup(work, 2 * MB, '2026-11-29_22-45-00');
+      const target = createFtpTarget(fakeContext(settingsFor(server)));
+      await target.send(file, recorder().ctx);
+      expect(await sha256File(join(server.root, 'salon-17', file.name))).to.equal(file.sha256);
+      expect((await target.list!()).map((b) => b.name)).to.deep.equal([file.name]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('implicit FTPS on a second instance', async () => {
     const server = await startFtpServer({ implicitTls: true });
     try {

@@ -26,6 +26,11 @@ export interface FtpServerOptions {
   diskLimitBytes?: number;
   /** Limit each transfer to this many bytes per second (vsftpd local_max_rate), to catch an upload midway. */
   maxRateBytesPerSecond?: number;
+  /**
+   * Demand that data connections resume the control connection's TLS session (vsftpd's own default,
+   * stricter than the `require_ssl_reuse=NO` used otherwise).
+   */
+  requireSslReuse?: boolean;
 }
 
 /** A running vsftpd instance. */
@@ -261,7 +266,7 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
       `rsa_private_key_file=${keyFile}`,
       'force_local_logins_ssl=YES',
       'force_local_data_ssl=YES',
-      'require_ssl_reuse=NO',
+      opts.requireSslReuse ? 'require_ssl_reuse=YES' : 'require_ssl_reuse=NO',
       'ssl_ciphers=HIGH',
       opts.implicitTls ? 'implicit_ssl=YES' : 'implicit_ssl=NO',
       ...(opts.maxRateBytesPerSecond ? [`local_max_rate=${Math.max(1, Math.floor(opts.maxRateBytesPerSecond))}`] : []),
