@@ -66,7 +66,7 @@ export function fstypeDisplayName(fstype: string): string {
     case 'vfat': case 'msdos': return 'FAT';
     case 'exfat': return 'exFAT';
     case 'ntfs': case 'ntfs3': return 'NTFS';
-    case 'fuseblk': return 'unbekannt (FUSE)';
+    case 'fuseblk': return 'FUSE (unbekannt)';
     default: return fstype;
   }
 }

@@ -174,3 +174,19 @@ describe('usb: a stick that runs full (real 1 MiB tmpfs, root only)', function (
     expect((await readdir(stick))).to.deep.equal(['fremd.bin']);
   });
 });
+
+describe('usb: sending the same backup again', function () {
+  let dir: string;
+  beforeEach(async () => { dir = await tempDir('kw-usb-again-'); });
+  afterEach(() => removeDir(dir));
+
+  it('replaces it in place: still one verified copy, nothing else', async () => {
+    const stick = join(dir, 'stick');
+    await mkdir(stick);
+    const file = await makeBackupFile(dir, 'kasse-2026-11-29_21-00-00.sqlite.gz', 50_000, at(0));
+    await writeBackup({ dir: stick, file, keep: 5 });
+    await writeBackup({ dir: stick, file, keep: 5 });
+    expect((await readdir(stick)).sort()).to.deep.equal([file.name, file.name + '.sha256']);
+    expect(sha256(await readFile(join(stick, file.name)))).to.equal(file.sha256);
+  });
+});
