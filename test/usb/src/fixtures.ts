@@ -16,7 +16,15 @@ export async function makeImage(dir: string, kind: ImageKind): Promise<string> {
   const sizes: Record<ImageKind, number> = { FAT32: 40, FAT16: 20, exFAT: 16, NTFS: 16, ext4: 16 };
   await writeFile(img, '');
   await truncate(img, sizes[kind] * 1024 * 1024);
-  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const packages: Record<string, string> = { 'mkfs.vfat': 'dosfstools', 'mkfs.exfat': 'exfatprogs', 'mkfs.ntfs': 'ntfs-3g', 'mkfs.ext4': 'e2fsprogs' };
+  const run = (cmd: string, args: string[]) => {
+    try {
+      execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${cmd} is missing: apt-get install -y ${packages[cmd]}`);
+      throw e;
+    }
+  };
   switch (kind) {
     case 'FAT32': run('mkfs.vfat', ['-F', '32', '-n', 'BACKUP', img]); break;
     case 'FAT16': run('mkfs.vfat', ['-F', '16', img]); break;

