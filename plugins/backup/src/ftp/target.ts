@@ -124,16 +124,17 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
     return c;
   };
 
-  /** Best effort: removes a remote file on a new short-lived connection. True if gone. */
-  const removeQuietly = async (s: FtpSettings, name: string): Promise<boolean> => {
+  /** Best effort: removes a remote file on a new short-lived connection. */
+  const removeQuietly = async (s: FtpSettings, name: string): Promise<'removed' | 'absent' | 'failed'> => {
     let session: FtpSession | undefined;
     try {
       session = await openSession({ ...s, timeoutMs: Math.min(s.timeoutMs, 10_000) });
-      if (!(await enterDir(session.client, s, false))) return true;
+      if (!(await enterDir(session.client, s, false))) return 'absent';
+      if ((await remoteSize(session.client, name)) === undefined) return 'absent';
       await session.client.remove(name, true);
-      return (await remoteSize(session.client, name)) === undefined;
+      return (await remoteSize(session.client, name)) === undefined ? 'removed' : 'failed';
     } catch {
-      return false;
+      return 'failed';
     } finally {
       session?.close();
     }
@@ -175,9 +176,10 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
 
       const cleanupTemp = async (): Promise<string> => {
         if (!tempMayExist) return '';
-        const gone = await removeQuietly(s, temp);
-        tempMayExist = !gone;
-        if (gone) {
+        const outcome = await removeQuietly(s, temp);
+        tempMayExist = outcome === 'failed';
+        if (outcome === 'absent') return '';
+        if (outcome === 'removed') {
           sctx.log(`Unvollständige Datei ${temp} auf dem FTP-Server entfernt.`);
           return ' Die unvollständige Datei wurde vom FTP-Server entfernt.';
         }
