@@ -171,7 +171,12 @@ export class Switcher {
   }
 
   private async finish(j: SwitchJournal, ok: boolean, reason?: string): Promise<void> {
-    await writeFileAtomic(this.resultFile, JSON.stringify({ to: j.to, from: j.from, ok, reason, at: new Date().toISOString() }, null, 2) + '\n');
+    try {
+      await writeFileAtomic(this.resultFile, JSON.stringify({ to: j.to, from: j.from, ok, reason, at: new Date().toISOString() }, null, 2) + '\n');
+    } catch (e) {
+      // E.g. a full disk: the outcome is still in this log; the switch itself is decided by the journal.
+      this.log(`Ergebnis der Umstellung konnte nicht gespeichert werden (${(e as Error).message}): ${ok ? 'ok' : reason}`);
+    }
   }
 
   /**
@@ -253,11 +258,25 @@ export async function runSupervisor(o: ServeOptions): Promise<number> {
   process.on('SIGINT', forward('SIGINT'));
   process.on('SIGUSR2', () => { restartWanted = true; child?.kill('SIGTERM'); });
 
-  await sw.recover();
+  const guarded = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
+    try { return await f(); } catch (e) {
+      process.stderr.write(`Kassenwart-Supervisor: ${what} fehlgeschlagen: ${(e as Error).message}\n`);
+      return undefined;
+    }
+  };
   for (;;) {
     restartWanted = false;
+    // A "switching" journal here means a switch was interrupted or its rollback failed: finish the rollback
+    // before anything runs, and never start a release on a database it does not match.
+    await guarded('Wiederherstellung nach unterbrochener Umstellung', () => sw.recover());
     const j = await sw.journal();
-    const switching = j?.state === 'requested' ? await sw.begin(j) : undefined;
+    if (j?.state === 'switching') {
+      if (stopping) return 1;
+      process.stderr.write('Kassenwart-Supervisor: Zurücksetzen nicht möglich; neuer Versuch in 10 s.\n');
+      await new Promise((r) => setTimeout(r, 10_000));
+      continue;
+    }
+    const switching = j?.state === 'requested' ? await guarded('Umstellung', () => sw.begin(j)) : undefined;
     const bin = await sw.activeBin();
     const args = [bin, 'serve', '--data', o.dataDir, '--port', String(port), '--bind', o.bind,
       ...(o.pluginDirs ?? []).flatMap((d) => ['--plugins', d])];
@@ -276,10 +295,10 @@ export async function runSupervisor(o: ServeOptions): Promise<number> {
           await exited;
           clearTimeout(t);
         }
-        await sw.rollback(switching, `Version ${switching.to} hat den Health-Check nicht bestanden (${why}).`);
+        await guarded('Zurücksetzen', () => sw.rollback(switching, `Version ${switching.to} hat den Health-Check nicht bestanden (${why}).`));
         continue;
       }
-      if (!why) await sw.commit(switching);
+      if (!why) await guarded('Abschluss der Umstellung', () => sw.commit(switching));
     }
     const code = await exited;
     if (stopping) return code;
