@@ -22,6 +22,7 @@ function jobMsg(job: Job, fallback: string): Msg {
   return { kind: 'error', text: job.error?.message || 'Fehlgeschlagen.', hint: job.error?.hint };
 }
 
+/** The remote-support panel (custom element `kw-remote-support`). */
 export class KwRemoteSupport extends KwPanel {
   static override properties = {
     ...KwPanel.properties,

@@ -59,7 +59,7 @@ describe('remote-support through the real host (stand-in for RustDesk)', functio
 
   it('says when the RustDesk service does not run, and sees it once it runs', async () => {
     let r = await host.api('GET', STATUS);
-    expect(r.body.service.running).to.equal(false);
+    expect(r.body.service.running, `service processes: ${JSON.stringify(r.body.service.pids)}`).to.equal(false);
     expect(r.body.service.problem.message).to.contain('Der RustDesk-Dienst läuft nicht');
     const svc = await sd.startService();
     r = await host.api('GET', STATUS);

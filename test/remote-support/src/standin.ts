@@ -3,7 +3,7 @@
  * per test, switching its misbehaviour, reading what it was told, and running it as the "service".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
@@ -27,7 +27,7 @@ export interface StandinState {
   calls: string[][];
 }
 
-/** A stand-in installation in a temp folder: `bin` is a symlink named "rustdesk" to the stand-in. */
+/** A stand-in installation in a temp folder: `bin` is a symlink named "rustdesk" to a private copy of the stand-in. */
 export interface Standin {
   dir: string;
   /** <dir>/bin/rustdesk (symlink to the stand-in), put `dirname(bin)` on PATH to be found there. */
@@ -46,8 +46,14 @@ export async function createStandin(initial: Partial<StandinState> = {}): Promis
   const dir = await tempDir('kw-rustdesk-standin-');
   const { mkdir } = await import('node:fs/promises');
   await mkdir(join(dir, 'bin'));
+  await mkdir(join(dir, 'lib'));
+  // A private copy per test, reached through a symlink like /usr/bin/rustdesk → /usr/lib/rustdesk/rustdesk:
+  // the service check then sees only this copy's processes, never another test's stand-in.
+  const real = join(dir, 'lib', 'rustdesk-standin');
+  await copyFile(STANDIN, real);
+  await chmod(real, 0o755);
   const bin = join(dir, 'bin', 'rustdesk');
-  await symlink(STANDIN, bin);
+  await symlink(real, bin);
   const statePath = join(dir, 'state.json');
   const base: StandinState = { id: '123456789', version: '1.4.1', options: {}, behaviour: {}, calls: [], ...initial };
   await writeFile(statePath, JSON.stringify(base));
