@@ -158,7 +158,7 @@ describe('backup FTP target (real vsftpd, FTPS)', function () {
       const target = createFtpTarget(fakeContext(settingsFor(server, { ftpRemoteDir: '/' })), FAST_RETRIES);
       const e = await rejection(target.send(file, recorder().ctx));
       expect(e.code).to.equal('ftp.permission');
-      expect(e.message).to.match(/^Keine Berechtigung auf dem FTP-Server/);
+      expect(e.message).to.match(/^Keine Berechtigung auf dem FTP-Server/).and.not.to.include('entfernt');
       expect(e.hint).to.include('„FTP-Pfad“');
       expect(existsSync(join('/', file.name))).to.equal(false);
     });
