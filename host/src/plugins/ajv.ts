@@ -5,7 +5,7 @@ const localize = (localizeModule as unknown as { de: (errors?: ErrorObject[] | n
 
 /** A new ajv for validating data (all errors, German messages via ajv-i18n). */
 export function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true });
+  const ajv = new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
   ajv.addFormat('password', true);
   ajv.addFormat('path', true);
   ajv.addFormat('time-list', true);
@@ -31,6 +31,8 @@ export function problems(errors: ErrorObject[] | null | undefined): Problem[] {
       path = `${e.instancePath}/${extra}`;
       return { path, message: `unbekannter Schlüssel „${extra}“` };
     }
+    const custom = (e.parentSchema as Record<string, unknown> | undefined)?.[e.keyword === 'pattern' ? 'x-patternMessage' : 'x-errorMessage'];
+    if (typeof custom === 'string') return { path, message: custom };
     if (e.keyword === 'required') {
       const missing = (e.params as { missingProperty?: string }).missingProperty;
       path = `${e.instancePath}/${missing}`;

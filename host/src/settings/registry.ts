@@ -154,7 +154,7 @@ export class SettingsRegistry {
       (err as UserError & { details?: Problem[] }).details = all;
       throw err;
     }
-    const before = await this.stored(plugin);
+    const before = this.withDefaults(e, await this.stored(plugin));
     const now = new Date().toISOString();
     await this.db.write((tx) => {
       for (const [k, v] of Object.entries(patch)) {

@@ -63,6 +63,8 @@ export interface TestHost {
   process: ChildProcess;
   /** Everything the host printed so far (stdout + stderr). */
   output(): string;
+  /** A raw fetch as the signed-in technician (cookie, CSRF and Origin added), e.g. for server-sent events. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Calls the API as the signed-in technician (cookie and CSRF header added). */
   api<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
   /** Starts an action and waits until its job has finished; returns the final job. */
@@ -78,6 +80,12 @@ export interface TestHost {
   /** Start again on the same data folder (after stop/kill). */
   restart(): Promise<void>;
 }
+
+/** Hosts still running when the test process exits are killed with their process group. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) { try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ } }
+});
 
 function runCli(dataDir: string, args: string[], env: Record<string, string> | undefined, input?: string) {
   const r = spawnSync(process.execPath, [KASSENWART_BIN, ...args, '--data', dataDir], {
@@ -117,8 +125,10 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   const launch = async () => {
     out = '';
     child = spawn(process.execPath, [KASSENWART_BIN, 'start', '--data', dataDir, '--port', '0', ...(options.args ?? [])], {
-      env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
     child.stdout!.setEncoding('utf8');
     child.stderr!.setEncoding('utf8');
     child.stdout!.on('data', (d: string) => { out += d; });
@@ -152,6 +162,13 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     dataDir,
     get process() { return child; },
     output: () => out,
+    fetch(path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set('cookie', cookie);
+      headers.set('x-csrf-token', csrf);
+      headers.set('origin', url);
+      return fetch(url + path, { ...init, headers });
+    },
     async api(method, path, body) {
       const headers: Record<string, string> = { cookie, 'x-csrf-token': csrf, origin: url };
       if (body !== undefined) headers['content-type'] = 'application/json';
@@ -187,8 +204,10 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       if (ownData && !options.keepData) await rm(dataDir, { recursive: true, force: true });
     },
     async kill() {
-      child.kill('SIGKILL');
+      // the whole process group: the supervisor and the server it runs, like a power cut
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
       await exited();
+      await new Promise((r) => setTimeout(r, 200));
     },
     async restart() {
       await launch();
