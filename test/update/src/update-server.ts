@@ -12,12 +12,14 @@ export interface UpdateServer {
   url: string;
   /** `null` = normal; a number = each package response is cut off after that many bytes; `always` too on resumes. */
   truncate: { after: number; times: number } | null;
+  /** Packages: send this many bytes, then stall (connection stays open) until the server closes. */
+  stallAfter: number | null;
   requests: Array<{ path: string; range?: string }>;
   close(): Promise<void>;
 }
 
 export async function startUpdateServer(root: string): Promise<UpdateServer> {
-  const state: UpdateServer = { url: '', truncate: null, requests: [], close: async () => {} };
+  const state: UpdateServer = { url: '', truncate: null, stallAfter: null, requests: [], close: async () => {} };
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     state.requests.push({ path, range: req.headers.range });
@@ -41,6 +43,10 @@ export async function startUpdateServer(root: string): Promise<UpdateServer> {
       res.writeHead(206, { 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}`, 'accept-ranges': 'bytes' });
     } else {
       res.writeHead(200, { 'content-length': size, 'accept-ranges': 'bytes' });
+    }
+    if (state.stallAfter !== null && path.endsWith('.tar.gz')) {
+      createReadStream(file, { start, end: Math.min(end, start + state.stallAfter - 1) }).pipe(res, { end: false });
+      return;
     }
     const cut = state.truncate && path.endsWith('.tar.gz') && state.truncate.times > 0 ? state.truncate : null;
     if (cut) {

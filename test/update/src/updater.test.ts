@@ -141,6 +141,22 @@ describe('update: check and prepare against a real HTTP update server', function
     expect(h.server.requests.filter((r) => r.path.endsWith('.tar.gz')).map((r) => r.range)).to.deep.equal(['bytes=120000-']);
   });
 
+  it('stops a download when the job is cancelled, installs nothing, and keeps the part for the next check', async () => {
+    await h.publish({ version: '1.1.0', padBytes: 300_000 });
+    h.server.stallAfter = 50_000;
+    const ac = new AbortController();
+    // Cancel a moment after bytes arrived (the server stalls after 50 000 bytes), as an operator would.
+    const job = { signal: ac.signal, progress: (p: number | undefined) => { if ((p ?? 0) > 5) setTimeout(() => ac.abort(), 300); } };
+    const err = await rejection(h.updater('1.0.0').check(job));
+    expect(err.name).to.equal('CancelledError');
+    expect(await exists(join(h.data, 'releases', '1.1.0'))).to.equal(false);
+    expect(await exists(join(h.data, 'releases', 'switch.json'))).to.equal(false);
+    const part = await readFile(join(h.data, 'releases', 'downloads', 'kassenwart-1.1.0.tar.gz.part'));
+    expect(part.length).to.be.greaterThan(0).and.at.most(50_000);
+    h.server.stallAfter = null;
+    expect((await h.updater('1.0.0').check(h.job())).message).to.match(/^Update fertig!/);
+  });
+
   it('refuses an index older than the last one seen (replayed feed)', async () => {
     await h.publish({ version: '1.1.0' });
     const oldIndex = await readFile(join(h.feed, 'index.json'));
