@@ -4,7 +4,7 @@
  * (explicit FTPS on 127.0.0.1), side by side, reported as a ratio. Needs root, vsftpd, openssl, curl and a
  * build (`npx tsc -b test/backup`). Target from issue 5: ratio >= 0.9.
  *
- *   node bench/ftp.mjs [--mb 96] [--runs 3]
+ *   node bench/ftp.mjs [--mb 96] [--runs 5]
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,7 +23,7 @@ const arg = (name, def) => {
 };
 const MB = 1024 * 1024;
 const sizeMb = arg('mb', 96);
-const runs = arg('runs', 3);
+const runs = arg('runs', 5);
 
 const work = await mkdtemp(join(tmpdir(), 'kw-bench-ftp-'));
 const server = await startFtpServer();
