@@ -15,7 +15,7 @@ import { FTP_TARGET_ID, type Availability, type BackupFile, type BackupTarget, t
 import { openSession, probeFingerprint, type FtpSession, type Phase, type PhaseError } from './connection.js';
 import { classify } from './errors.js';
 import { isBackupName, isTempName, namesToPrune, newestFirst, tempNameFor } from './names.js';
-import { readFtpSettings, q, SETTING_TITLES, type FtpSettings } from './settings.js';
+import { readFtpSettings, type FtpSettings } from './settings.js';
 
 export { FTP_TARGET_ID };
 export { readFtpSettings, SETTING_TITLES } from './settings.js';
@@ -375,5 +375,3 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
   return target;
 }
 
-/** Message naming a setting, re-exported for the backup plugin's own texts. */
-export const settingLabel = q;
