@@ -4,8 +4,8 @@
  * JSON route behind the panel `kw-remote-support`.
  */
 import { inject, injectable, TOKENS, UserError } from 'kassenwart/sdk';
-import type { JobContext, Plugin, PluginContext, SettingsView } from 'kassenwart/sdk';
-import { applyRustDeskServer, locateRustDesk, setRustDeskPassword } from './rustdesk.js';
+import type { CommandIO, JobContext, Plugin, PluginContext, SettingsView } from 'kassenwart/sdk';
+import { applyRustDeskServer, getRustDeskId, locateRustDesk, setRustDeskPassword } from './rustdesk.js';
 import { collectStatus, type RemoteSupportStatus, type StatusSettings } from './status.js';
 
 export { checkClient, clientHintsFromNavigator } from './client-os.js';
@@ -54,6 +54,8 @@ export default class RemoteSupportPlugin implements Plugin {
       return inFlight;
     }, { role: 'operator' });
 
+    ctx.registerCommand('rustdesk', (args, io) => this.command(args, io));
+
     ctx.registerAction(ACTIONS.setPassword, async (job: JobContext) => {
       const s = readSettings(this.settings);
       const password = job.params?.password;
@@ -87,4 +89,66 @@ export default class RemoteSupportPlugin implements Plugin {
       };
     });
   }
+
+  /**
+   * `kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server` for technicians
+   * working on the command line. The password is read from standard input only, so it never appears in the
+   * shell history or in a process list of Kassenwart itself.
+   */
+  private async command(args: string[], io: CommandIO): Promise<number> {
+    const [sub, ...rest] = args;
+    const json = rest.includes('--json');
+    const s = readSettings(this.settings);
+    const print = (text: string) => { io.stdout.write(text + '\n'); };
+    switch (sub) {
+      case 'status': {
+        const st = await collectStatus(s);
+        if (json) { print(JSON.stringify(st, null, 2)); return st.id.value ? 0 : 1; }
+        const line = (label: string, value: string) => print(`${label.padEnd(14)} ${value}`);
+        line('RustDesk', st.rustdesk.found ? `${st.rustdesk.path}${st.version.value ? ` (Version ${st.version.value})` : ''}` : 'nicht gefunden');
+        line('Dienst', st.service.running === true ? 'läuft' : st.service.running === false ? 'läuft nicht' : 'unbekannt');
+        line('ID', st.id.formatted ?? '–');
+        line('ID-Server', st.server.idServer || '(nicht eingetragen)');
+        const problems = st.rustdesk.found ? [st.version.problem, st.service.problem, st.id.problem] : [st.rustdesk.problem];
+        for (const p of problems) if (p) io.stderr.write(`${p.message}${p.hint ? `\n  ${p.hint}` : ''}\n`);
+        if (st.teamviewer.found) io.stderr.write(`${st.teamviewer.message}\n  ${st.teamviewer.hint}\n`);
+        return st.id.value ? 0 : 1;
+      }
+      case 'id': {
+        const bin = await locateRustDesk(s.rustdeskPath);
+        print(await getRustDeskId({ bin, timeoutMs: s.timeoutSeconds * 1000 }));
+        return 0;
+      }
+      case 'password': {
+        if (!rest.includes('--password-stdin')) {
+          io.stderr.write('Falscher Aufruf: Das Passwort wird nur über die Standardeingabe angenommen: echo … | kassenwart rustdesk password --password-stdin\n');
+          return 2;
+        }
+        const password = (await readStdin()).split(/\r?\n/)[0] ?? '';
+        const bin = await locateRustDesk(s.rustdeskPath);
+        await setRustDeskPassword({ bin, timeoutMs: s.timeoutSeconds * 1000 }, password);
+        this.ctx.logger.info('RustDesk permanent password changed', { user: 'cli' });
+        print('Das dauerhafte Passwort für RustDesk wurde gesetzt.');
+        return 0;
+      }
+      case 'apply-server': {
+        const bin = await locateRustDesk(s.rustdeskPath);
+        await applyRustDeskServer({ bin, timeoutMs: s.timeoutSeconds * 1000 }, { idServer: s.idServer, relayServer: s.relayServer, key: s.key });
+        print('Der Support-Server wurde in RustDesk übernommen.');
+        return 0;
+      }
+      default:
+        io.stderr.write('Aufruf: kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server\n');
+        return 2;
+    }
+  }
+}
+
+/** Reads all of standard input (at most 4 KiB are kept). */
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    if (text.length < 4096) text += String(chunk);
+  }
+  return text.slice(0, 4096);
 }

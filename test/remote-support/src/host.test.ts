@@ -225,6 +225,18 @@ describe('remote-support through the real host (stand-in for RustDesk)', functio
     expect(shared.status, 'the panel\'s shared module is served too').to.equal(200);
   });
 
+  it('on the command line: "kassenwart rustdesk status" shows the ID, "password --password-stdin" sets it', async () => {
+    const st = host.cli(['rustdesk', 'status']);
+    expect(st.status, st.stderr).to.equal(0);
+    expect(st.stdout).to.contain('123 456 789').and.to.contain('Version 1.4.1');
+    const pw = host.cli(['rustdesk', 'password', '--password-stdin'], 'Kommandozeile-Passwort-7\n');
+    expect(pw.status, pw.stderr).to.equal(0);
+    expect(pw.stdout).to.contain('Das dauerhafte Passwort für RustDesk wurde gesetzt.');
+    expect(pw.stdout + pw.stderr).not.to.contain('Kommandozeile-Passwort-7');
+    expect((await sd.read()).password).to.equal('Kommandozeile-Passwort-7');
+    await new Promise((r) => setTimeout(r, 100)); // see the note in the operator test
+  });
+
   it('an operator sees the status but may not set the password', async () => {
     const add = host.cli(['users', 'add', 'salon', '--role', 'operator', '--password-stdin'], 'Kasse-Salon-123\n');
     expect(add.status, add.stderr).to.equal(0);
