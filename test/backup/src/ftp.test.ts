@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createFtpTarget } from '../../../plugins/backup/dist/src/ftp/target.js';
 import { startFtpServer, type FtpServer } from '../../support/dist/vsftpd.js';
 import { removeDir, tempDir } from '../../support/dist/tmp.js';
+import { makeCa, makeServerCert, type CertPair } from '../../support/dist/certs.js';
 import {
   fakeContext, makeBackup, namesIn, recorder, rejection, settingsFor, sha256File, whenPartFileExceeds,
 } from './ftp-support.js';
@@ -203,6 +204,59 @@ describe('backup FTP target (real vsftpd, FTPS)', function () {
       expect(await target.prune!(1)).to.deep.equal([old[3], old[2]]);
       expect(await namesIn(dir)).to.deep.equal([...foreign, file.name].sort());
     });
+  });
+});
+
+describe('backup FTP target: certificates from a private CA (real vsftpd)', function () {
+  this.timeout(120_000);
+  let work: string;
+  let ca: CertPair;
+  let servers: FtpServer[] = [];
+
+  before(async () => {
+    work = await tempDir('kw-ftp-ca-');
+    ca = makeCa('Salon-Kette Test-CA');
+  });
+  afterEach(async () => {
+    for (const s of servers) await s.stop();
+    servers = [];
+  });
+  after(async () => {
+    if (work) await removeDir(work);
+  });
+
+  const serverWith = async (names: { ip?: string[]; dns?: string[] }) => {
+    const s = await startFtpServer({ tlsCert: makeServerCert(ca, names) });
+    servers.push(s);
+    return s;
+  };
+
+  it('refuses a certificate from an unknown CA, saying so in German', async () => {
+    const server = await serverWith({ ip: ['127.0.0.1'] });
+    const file = await makeBackup(work, 1024, '2026-11-30_07-00-00');
+    const target = createFtpTarget(fakeContext(settingsFor(server, { ftpFingerprint: '' })));
+    const e = await rejection(target.send(file, recorder().ctx));
+    expect(e.code).to.equal('ftp.certUnknownCa');
+    expect(e.message).to.include('unbekannten Zertifizierungsstelle');
+    expect(e.hint).to.include('„CA-Zertifikat (PEM)“');
+    expect(await namesIn(join(server.root, 'salon-17'))).to.deep.equal([]);
+  });
+
+  it('trusts it once the CA certificate is set in ftpCaCert', async () => {
+    const server = await serverWith({ ip: ['127.0.0.1'] });
+    const file = await makeBackup(work, 512 * 1024, '2026-11-30_07-10-00');
+    const target = createFtpTarget(fakeContext(settingsFor(server, { ftpFingerprint: '', ftpCaCert: ca.certPem })));
+    await target.send(file, recorder().ctx);
+    expect(await sha256File(join(server.root, 'salon-17', file.name))).to.equal(file.sha256);
+  });
+
+  it('refuses a trusted certificate issued for another name', async () => {
+    const server = await serverWith({ dns: ['backup.salon-kette.example'] });
+    const file = await makeBackup(work, 1024, '2026-11-30_07-20-00');
+    const target = createFtpTarget(fakeContext(settingsFor(server, { ftpFingerprint: '', ftpCaCert: ca.certPem })));
+    const e = await rejection(target.send(file, recorder().ctx));
+    expect(e.code).to.equal('ftp.certName');
+    expect(e.message).to.equal('Das Zertifikat des FTP-Servers ist nicht für den Namen „127.0.0.1“ ausgestellt. Es wurde nichts übertragen.');
   });
 });
 

@@ -31,6 +31,8 @@ export interface FtpServerOptions {
    * stricter than the `require_ssl_reuse=NO` used otherwise).
    */
   requireSslReuse?: boolean;
+  /** Use this certificate and key (e.g. from `makeServerCert` in certs.ts) instead of a fresh self-signed one. */
+  tlsCert?: { certPem: string; keyPem: string };
 }
 
 /** A running vsftpd instance. */
@@ -42,7 +44,7 @@ export interface FtpServer {
   password: string;
   /** The FTP user's home on disk (the folder a client sees as its start folder). */
   root: string;
-  /** The server's self-signed certificate (PEM; subjectAltName IP:127.0.0.1 and DNS:localhost). */
+  /** The server's certificate (PEM): self-signed with subjectAltName IP:127.0.0.1 and DNS:localhost, or `tlsCert`. */
   certPem: string;
   /** SHA-256 fingerprint of the certificate as Node prints it ("AB:CD:…"). */
   certFingerprint256: string;
@@ -233,11 +235,16 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
 
     const certFile = join(work, 'cert.pem');
     const keyFile = join(work, 'key.pem');
-    run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', keyFile, '-out', certFile,
-    ]);
+    if (opts.tlsCert) {
+      await writeFile(certFile, opts.tlsCert.certPem);
+      await writeFile(keyFile, opts.tlsCert.keyPem, { mode: 0o600 });
+    } else {
+      run('openssl', [
+        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout', keyFile, '-out', certFile,
+      ]);
+    }
     await chmod(keyFile, 0o600);
     const certPem = await readFile(certFile, 'utf8');
     const certFingerprint256 = new X509Certificate(certPem).fingerprint256;
