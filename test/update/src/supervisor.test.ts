@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { readFile, readlink, access } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { KASSENWART_BIN } from 'kassenwart/sdk/testing';
 import { join } from 'node:path';
 import { makeHarness, type Harness } from './harness.js';
 import { freePort, readDb, startSupervisor, writeSalonDb, type Supervisor } from './supervisor-proc.js';
@@ -9,6 +11,18 @@ const current = (data: string) => readlink(join(data, 'releases', 'current')).ca
 const exists = (p: string) => access(p).then(() => true, () => false);
 const result = async (data: string) => JSON.parse(await readFile(join(data, 'releases', 'switch-result.json'), 'utf8'));
 const journal = async (data: string) => JSON.parse(await readFile(join(data, 'releases', 'switch.json'), 'utf8').catch(() => 'null'));
+
+/** Runs the CLI asynchronously (the update server lives in this process and must keep answering). */
+function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [KASSENWART_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KASSENWART_LOG: 'warn' } });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+    c.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    c.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -104,5 +118,21 @@ describe('update: switching releases through the real supervisor (kassenwart sta
     await sup.waitVersion('1.1.0');
     expect(await current(h.data)).to.equal('1.1.0');
     expect((await readDb(join(h.data, 'state.sqlite'))).migrations).to.deep.equal(['001-new-table.sql']);
+  });
+
+  it('`kassenwart action run update.check` from the CLI installs the update and restarts the running server', async () => {
+    await h.publish({ version: '1.1.0', changes: 'Neu' });
+    const set = await cli(['settings', 'set', 'update', '--json-values', JSON.stringify({ feedUrl: h.server.url + '/index.json', publicKeys: h.publicKey }), '--data', h.data]);
+    expect(set.status, set.stderr).to.equal(0);
+    const port = await freePort();
+    sup = await startSupervisor(h.data, port);
+    await sup.waitVersion(BASE_VERSION);
+    const run = await cli(['action', 'run', 'update.check', '--data', h.data]);
+    expect(run.status, run.stderr).to.equal(0);
+    expect(run.stdout).to.match(/^Update fertig! Version 1\.1\.0 ist eingespielt\. Kassenwart startet jetzt neu\./);
+    expect(run.stderr).to.contain('% Update-Index wird geladen');
+    await sup.waitVersion('1.1.0');
+    await until('switch committed', async () => (await journal(h.data)) === null);
+    expect(await current(h.data)).to.equal('1.1.0');
   });
 });
