@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// npm run bench: runs every benchmark in this folder one after the other (each prints its own table of
+// ratios against a reference tool run side by side). Pass names to run only some: npm run bench -- ftp
+import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const all = readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs').sort();
+const chosen = only.length ? all.filter((f) => only.some((o) => f.startsWith(o))) : all;
+let failed = 0;
+for (const f of chosen) {
+  process.stdout.write(`\n=== bench/${f} ===\n`);
+  const r = spawnSync(process.execPath, [join(here, f)], { stdio: 'inherit' });
+  if (r.status !== 0) { failed++; process.stdout.write(`bench/${f} failed (exit ${r.status})\n`); }
+}
+process.exit(failed ? 1 : 0);
