@@ -84,7 +84,7 @@ export async function collectStatus(s: StatusSettings, env: StatusEnvironment = 
   } catch (e) {
     const p = guard(e);
     status.rustdesk = { found: false, problem: p };
-    const skipped = { code: 'rustdesk.missing', message: 'Nicht abfragbar, weil RustDesk nicht gefunden wurde.' };
+    const skipped = { code: 'rustdesk.missing', message: 'RustDesk wurde nicht gefunden.' };
     status.version.problem = skipped;
     status.service.problem = skipped;
     status.id.problem = skipped;
