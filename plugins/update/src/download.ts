@@ -22,6 +22,8 @@ export interface DownloadRequest {
   onProgress?: (bytes: number, total: number) => void;
   /** Resume attempts after an interruption (default 5). */
   attempts?: number;
+  /** An attempt that receives no bytes for this long counts as interrupted (default 60 s). */
+  idleTimeoutMs?: number;
 }
 
 /** Maps a file system error to a German UserError (disk full, no permission), else returns it unchanged. */
@@ -99,10 +101,19 @@ export async function downloadResumable(req: DownloadRequest): Promise<void> {
     if (req.signal?.aborted) throw new CancelledError();
     let have = await sizeOf(part);
     if (have === req.size) break;
+    // Per attempt: aborted by the job's signal, or by the idle timer when the server stops sending.
+    const attemptAbort = new AbortController();
+    const onJobAbort = () => attemptAbort.abort();
+    req.signal?.addEventListener('abort', onJobAbort, { once: true });
+    const idleMs = req.idleTimeoutMs ?? 60_000;
+    let idle = setTimeout(() => attemptAbort.abort(), idleMs);
+    const poke = () => { clearTimeout(idle); idle = setTimeout(() => attemptAbort.abort(), idleMs); };
+    const endAttempt = () => { clearTimeout(idle); req.signal?.removeEventListener('abort', onJobAbort); };
     let res: Response;
     try {
-      res = await fetch(req.url, { signal: req.signal, headers: have > 0 ? { range: `bytes=${have}-` } : {} });
+      res = await fetch(req.url, { signal: attemptAbort.signal, headers: have > 0 ? { range: `bytes=${have}-` } : {} });
     } catch (e) {
+      endAttempt();
       if (req.signal?.aborted) throw new CancelledError();
       lastError = networkError(req.url, e);
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
@@ -110,14 +121,16 @@ export async function downloadResumable(req: DownloadRequest): Promise<void> {
     }
     if (res.status === 206) {
       const m = /bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
-      if (!m || Number(m[1]) !== have) { await res.body?.cancel(); await truncate(part, 0); continue; }
+      if (!m || Number(m[1]) !== have) { endAttempt(); await res.body?.cancel(); await truncate(part, 0); continue; }
     } else if (res.status === 200) {
       if (have > 0) { await truncate(part, 0); have = 0; }
     } else if (res.status === 416 && have > 0) {
+      endAttempt();
       await res.body?.cancel();
       await truncate(part, 0);
       continue;
     } else {
+      endAttempt();
       await res.body?.cancel();
       throw new UserError(`Der Update-Server antwortet mit Fehler ${res.status} beim Herunterladen des Updates. Es wurde nichts installiert.`, {
         code: 'update.http', hint: 'Bitte später erneut versuchen oder den Support verständigen.',
@@ -126,6 +139,7 @@ export async function downloadResumable(req: DownloadRequest): Promise<void> {
     let done = have;
     const count = new Transform({
       transform(chunk: Buffer, _enc, cb) {
+        poke();
         done += chunk.length;
         if (done > req.size) { cb(new UserError('Das Update-Paket ist größer als angekündigt. Es wurde nichts installiert.', { code: 'update.size' })); return; }
         req.onProgress?.(done, req.size);
@@ -134,7 +148,7 @@ export async function downloadResumable(req: DownloadRequest): Promise<void> {
     });
     const out = createWriteStream(part, { flags: 'a' });
     try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), count, out, { signal: req.signal });
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), count, out, { signal: attemptAbort.signal });
     } catch (e) {
       if (req.signal?.aborted) throw new CancelledError();
       if ((e as UserError).code === 'update.size') { await rm(part, { force: true }); throw e; }
@@ -143,6 +157,7 @@ export async function downloadResumable(req: DownloadRequest): Promise<void> {
       lastError = networkError(req.url, e); // interrupted: resume with the next attempt
       continue;
     } finally {
+      endAttempt();
       out.destroy();
     }
     try {

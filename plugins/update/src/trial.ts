@@ -35,7 +35,7 @@ export async function trialStart(releaseDir: string, version: string, scratchPar
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  const timeoutMs = options.timeoutMs ?? 120_000;
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('keine Startmeldung')), timeoutMs);

@@ -157,6 +157,21 @@ describe('update: check and prepare against a real HTTP update server', function
     expect((await h.updater('1.0.0').check(h.job())).message).to.match(/^Update fertig!/);
   });
 
+  it('treats a server that stops sending as an interruption, resumes, and gives up with a German reason', async () => {
+    const { downloadResumable } = await import('../../../plugins/update/dist/src/download.js');
+    await h.publish({ version: '1.1.0', padBytes: 300_000 });
+    const index = JSON.parse(await readFile(join(h.feed, 'index.json'), 'utf8'));
+    const r = index.releases[0];
+    h.server.stallAfter = 40_000;
+    const dest = join(h.data, 'dl', 'pkg.tar.gz');
+    const err = await rejection(downloadResumable({ url: `${h.server.url}/${r.url}`, dest, size: r.size, sha256: r.sha256, attempts: 2, idleTimeoutMs: 300 }));
+    expect(err.message).to.contain('wiederholt unterbrochen');
+    expect(h.server.requests.filter((q) => q.path.endsWith('.tar.gz')).map((q) => q.range)).to.deep.equal([undefined, 'bytes=40000-', 'bytes=80000-']);
+    h.server.stallAfter = null;
+    await downloadResumable({ url: `${h.server.url}/${r.url}`, dest, size: r.size, sha256: r.sha256 });
+    expect(await fileSha(dest)).to.equal(r.sha256);
+  });
+
   it('refuses an index older than the last one seen (replayed feed)', async () => {
     await h.publish({ version: '1.1.0' });
     const oldIndex = await readFile(join(h.feed, 'index.json'));
