@@ -49,6 +49,7 @@ class KwApp extends LitElement {
       .brand { font-weight: 700; font-size: 1.15rem; margin-right: auto; }
       .brand small { font-weight: 400; opacity: 0.8; margin-left: 6px; }
       .user { font-size: 0.95rem; }
+      .who { display: flex; gap: 10px; align-items: center; }
       header button { background: transparent; color: inherit; border-color: rgb(255 255 255 / 50%); min-height: 36px; }
       nav ul { list-style: none; margin: 0 auto; padding: 0 8px; display: flex; gap: 2px; max-width: 1200px; overflow-x: auto; }
       nav a { display: block; padding: 10px 16px; color: inherit; text-decoration: none; border-bottom: 4px solid transparent; white-space: nowrap; font-weight: 600; }
@@ -65,7 +66,7 @@ class KwApp extends LitElement {
         nav ul { flex-wrap: wrap; }
         nav a { padding: 8px 10px; }
         main { padding: 10px; }
-        .brand small { display: none; }
+        .brand small, .role { display: none; }
       }
     `,
   ];
@@ -75,15 +76,12 @@ class KwApp extends LitElement {
     user: { state: true },
     error: { state: true },
     busy: { state: true },
-    generation: { state: true },
   };
   declare view: View;
   declare route: string;
   declare user: SessionUser | null;
   declare error: string;
   declare busy: boolean;
-  /** Bumped when plugins change, so pages are re-created and fetch again. */
-  declare generation: number;
 
   constructor() {
     super();
@@ -92,7 +90,6 @@ class KwApp extends LitElement {
     this.user = null;
     this.error = '';
     this.busy = false;
-    this.generation = 0;
     window.addEventListener('hashchange', () => this.onHashChange());
     window.addEventListener(UNAUTHORIZED_EVENT, () => {
       if (this.view === 'app') {
@@ -275,14 +272,14 @@ class KwApp extends LitElement {
     return html`<header>
         <div class="bar">
           <div class="brand">Kassenwart<small>Backoffice</small></div>
-          <span class="user">${user?.name} (${roleLabel(user?.role)})</span>
-          <button type="button" @click=${() => this.logout()}>Abmelden</button>
+          <div class="who"><span class="user">${user?.name} <span class="role">(${roleLabel(user?.role)})</span></span>
+            <button type="button" @click=${() => this.logout()}>Abmelden</button></div>
         </div>
         <nav aria-label="Hauptnavigation"><ul>
           ${visible.map((r) => html`<li><a href=${`#/${r.path}`} aria-current=${r.path === this.route ? 'page' : 'false'}>${r.label}</a></li>`)}
         </ul></nav>
       </header>
-      <main tabindex="-1" data-generation=${this.generation}>${this.renderPage()}</main>`;
+      <main tabindex="-1">${this.renderPage()}</main>`;
   }
 }
 customElements.define('kw-app', KwApp);

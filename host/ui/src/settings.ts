@@ -76,9 +76,13 @@ class KwSetting extends LitElement {
       .row { margin-top: 8px; }
       .saved { color: var(--kw-success, #1e6b31); font-weight: 600; }
       .checkbox label { display: inline; margin-left: 6px; }
+      .setting { grid-template-areas: 'code body edit'; }
+      .code { grid-area: code; }
+      .body { grid-area: body; min-width: 0; }
+      .edit-cell { grid-area: edit; }
       @media (max-width: 560px) {
-        .setting { grid-template-columns: minmax(0, 1fr) auto; }
-        .code { grid-column: 1 / -1; padding: 0; }
+        .setting { grid-template-columns: minmax(0, 1fr) auto; grid-template-areas: 'code edit' 'body body'; }
+        .code { align-self: center; padding: 0; }
       }
     `,
   ];
@@ -279,6 +283,11 @@ interface Row {
   schema: Schema;
 }
 
+/** Compares display codes numerically part by part: "01.2" < "01.10" < "02.1". */
+function compareCodes(a: string, b: string): number {
+  return a.localeCompare(b, 'de', { numeric: true });
+}
+
 function sortKey(r: Row): [number, string] {
   return [r.schema['x-order'] ?? Number.MAX_SAFE_INTEGER, `${r.schema['x-code'] ?? '~'}\u0000${r.key}`];
 }
@@ -289,6 +298,9 @@ class KwSettings extends LitElement {
     actionGridStyles,
     css`
       section.card > h2 { border-bottom: 2px solid var(--kw-primary, #1c5d99); padding-bottom: 6px; }
+      section.card > h2:focus { outline: none; }
+      .jump { display: flex; flex-wrap: wrap; gap: 6px; margin-bottom: var(--kw-gap, 12px); }
+      .jump button { min-height: 34px; padding: 4px 10px; font-size: 0.9rem; }
     `,
   ];
   static override properties = {
@@ -341,6 +353,13 @@ class KwSettings extends LitElement {
     }
   }
 
+  /** Scrolls to a section heading and moves focus there. */
+  private jump(id: string) {
+    const h = this.renderRoot.querySelector(`#${CSS.escape(id)}`) as HTMLElement | null;
+    h?.scrollIntoView({ block: 'start' });
+    h?.focus({ preventScroll: true });
+  }
+
   /** Reads one plugin's values again after a save (the server is the truth). */
   private async reload(plugin: string) {
     try {
@@ -368,6 +387,16 @@ class KwSettings extends LitElement {
         return oa - ob || ka.localeCompare(kb, 'de', { numeric: true });
       });
     }
+    // Sections with display codes first, in code order (01.1 "POS Hardware → lokales Backup" on top, as in
+    // the vendor's back-office); the others after them in plugin order.
+    const minCode = (rows: Row[]) =>
+      rows.map((r) => r.schema['x-code']).filter((c): c is string => !!c).sort(compareCodes)[0];
+    const sections = [...groups].sort(([, a], [, b]) => {
+      const ca = minCode(a);
+      const cb = minCode(b);
+      if (ca && cb) return compareCodes(ca, cb);
+      return ca ? -1 : cb ? 1 : 0;
+    });
     const byPlugin = new Map(this.entries.map((e) => [e.plugin, e]));
     const extras = new Map<string, { actions: ActionInfo[]; panels: PanelInfo[] }>();
     for (const a of this.actions) {
@@ -383,9 +412,14 @@ class KwSettings extends LitElement {
       ${this.loaded && !this.error && groups.size === 0 && extras.size === 0
         ? html`<p class="muted">Keines der aktiven Plugins hat Einstellungen.</p>`
         : ''}
-      ${[...groups].map(
-        ([section, rows]) => html`<section class="card" aria-label=${section}>
-          <h2>${section}</h2>
+      ${sections.length + extras.size > 2
+        ? html`<nav class="jump" aria-label="Abschnitte">${sections.map(([section], i) => html`<button type="button"
+            @click=${() => this.jump(`s-${i}`)}>${section}</button>`)}${[...extras.keys()].map((plugin) => html`<button
+            type="button" @click=${() => this.jump(`x-${plugin}`)}>${byPlugin.get(plugin)?.displayName ?? plugin}</button>`)}</nav>`
+        : ''}
+      ${sections.map(
+        ([section, rows], i) => html`<section class="card" aria-label=${section}>
+          <h2 id=${`s-${i}`} tabindex="-1">${section}</h2>
           ${rows.map((r) => {
             const e = byPlugin.get(r.plugin)!;
             return html`<kw-setting plugin=${r.plugin} key=${r.key} .schema=${r.schema} .value=${e.values?.[r.key]}
@@ -395,7 +429,7 @@ class KwSettings extends LitElement {
       )}
       ${[...extras].map(
         ([plugin, x]) => html`<section class="card" aria-label=${byPlugin.get(plugin)?.displayName ?? plugin}>
-          <h2>${byPlugin.get(plugin)?.displayName ?? plugin}</h2>
+          <h2 id=${`x-${plugin}`} tabindex="-1">${byPlugin.get(plugin)?.displayName ?? plugin}</h2>
           ${x.actions.length ? renderActions(x.actions, this.lastJobs) : ''}
           ${x.panels.map((p) => html`<kw-panel-host .panel=${p}></kw-panel-host>`)}
         </section>`,
