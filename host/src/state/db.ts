@@ -13,6 +13,19 @@ function sql(): Promise<SqlJsStatic> {
 
 type Row = Record<string, SqlValue>;
 
+/** All rows of a query as objects. */
+function rows<T>(db: Database, query: string, params: SqlValue[]): T[] {
+  const stmt = db.prepare(query);
+  try {
+    stmt.bind(params);
+    const out: T[] = [];
+    while (stmt.step()) out.push(stmt.getAsObject() as T);
+    return out;
+  } finally {
+    stmt.free();
+  }
+}
+
 /**
  * The installation's state database: sql.js in memory, persisted after every write as a whole file
  * (temp file, fsync, rename), so a crash leaves the old or the new state, never a broken one.
@@ -108,15 +121,7 @@ export class StateDb {
 
   /** Rows of a query on the in-memory copy, without a refresh (for hot paths that refreshed already). */
   allSync<T = Row>(query: string, params: SqlValue[] = []): T[] {
-    const stmt = this.db.prepare(query);
-    try {
-      stmt.bind(params);
-      const out: T[] = [];
-      while (stmt.step()) out.push(stmt.getAsObject() as T);
-      return out;
-    } finally {
-      stmt.free();
-    }
+    return rows<T>(this.db, query, params);
   }
 
   async get<T = Row>(query: string, params: SqlValue[] = []): Promise<T | undefined> {
@@ -159,15 +164,7 @@ export class Tx {
     this.db.run(query, params);
   }
   all<T = Row>(query: string, params: SqlValue[] = []): T[] {
-    const stmt = this.db.prepare(query);
-    try {
-      stmt.bind(params);
-      const out: T[] = [];
-      while (stmt.step()) out.push(stmt.getAsObject() as T);
-      return out;
-    } finally {
-      stmt.free();
-    }
+    return rows<T>(this.db, query, params);
   }
   get<T = Row>(query: string, params: SqlValue[] = []): T | undefined {
     return this.all<T>(query, params)[0];
