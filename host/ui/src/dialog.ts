@@ -26,7 +26,7 @@ class KwConfirm extends LitElement {
         border: 1px solid var(--kw-border, #c9d0d8);
         border-radius: var(--kw-radius, 6px);
         padding: 20px;
-        max-width: min(32rem, calc(100vw - 32px));
+        width: min(30rem, calc(100vw - 32px));
         color: var(--kw-text, #1d2329);
         font-family: var(--kw-font, system-ui, sans-serif);
       }

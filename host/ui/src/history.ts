@@ -15,6 +15,8 @@ const tableStyles = css`
     thead { display: none; }
     tr { display: block; border-bottom: 1px solid var(--kw-border, #c9d0d8); padding: 6px 0; }
     td { display: block; border: 0; padding: 2px 0; }
+    td[data-label]::before { content: attr(data-label) ': '; color: var(--kw-muted, #505b66); }
+    td.title { font-weight: 700; }
   }
 `;
 
@@ -77,15 +79,15 @@ class KwHistory extends LitElement {
               const text = j.state === 'failed' || j.state === 'cancelled' ? j.error?.message : j.result?.message ?? j.message;
               return html`<tr data-job=${j.id}>
                 <td class="nowrap">${formatDate(j.startedAt)}</td>
-                <td>${j.title ?? j.actionId}</td>
+                <td class="title">${j.title ?? j.actionId}</td>
                 <td><span class=${`state-${j.state}`}>${jobStateLabel(j.state)}</span>${text ? html`<div>${text}</div>` : ''}
                   ${j.error?.hint ? html`<div class="muted">${j.error.hint}</div>` : ''}
                   ${log === 'loading' ? html`<div class="muted">Wird geladen …</div>`
                     : typeof log === 'string' ? html`<div class="message error">${log}</div>`
                     : log ? html`<pre>${log.length ? log.map((l) => `${formatDate(l.at)}  ${l.message}`).join('\n') : 'Keine Einträge.'}</pre>` : ''}
                 </td>
-                <td class="nowrap">${formatDuration(j.durationMs)}</td>
-                <td>${j.user ?? ''}${j.trigger ? html`<div class="muted">${triggerLabel(j.trigger)}</div>` : ''}</td>
+                <td class="nowrap" data-label="Dauer">${formatDuration(j.durationMs)}</td>
+                <td data-label="Von">${j.user ?? ''}${j.trigger ? html` <span class="muted">(${triggerLabel(j.trigger)})</span>` : ''}</td>
                 <td><button type="button" class="link" aria-expanded=${log ? 'true' : 'false'}
                   aria-label=${`Protokoll von ${j.title ?? j.actionId} ${log ? 'ausblenden' : 'anzeigen'}`}
                   @click=${() => this.toggleLog(j.id)}>${log ? 'ausblenden' : 'anzeigen'}</button></td>
@@ -95,6 +97,24 @@ class KwHistory extends LitElement {
   }
 }
 customElements.define('kw-history', KwHistory);
+
+/** German names of the host's audit events; unknown events are shown by their code. */
+const auditEvents: Record<string, string> = {
+  login: 'Anmeldung',
+  'login.failed': 'Anmeldung fehlgeschlagen',
+  logout: 'Abmeldung',
+  'setup.failed': 'Ersteinrichtung: falscher Code',
+  'settings.change': 'Einstellung geändert',
+  'action.start': 'Vorgang gestartet',
+  'action.cancel': 'Vorgang abgebrochen',
+  'plugin.enable': 'Plugin aktiviert',
+  'plugin.disable': 'Plugin deaktiviert',
+  'plugin.add-folder': 'Plugin-Ordner hinzugefügt',
+  'plugin.remove-folder': 'Plugin-Ordner entfernt',
+  'user.add': 'Benutzer angelegt',
+  'user.passwd': 'Passwort geändert',
+  'user.remove': 'Benutzer entfernt',
+};
 
 interface AuditEntry {
   at: string;
@@ -142,7 +162,7 @@ class KwAudit extends LitElement {
         ? html`<div class="card table-wrap"><table>
             <thead><tr><th>Zeit</th><th>Benutzer</th><th>Ereignis</th><th>Ziel</th><th>Details</th></tr></thead>
             <tbody>${this.entries.map((e) => html`<tr>
-              <td class="nowrap">${formatDate(e.at)}</td><td>${e.user ?? ''}</td><td>${e.event}</td>
+              <td class="nowrap">${formatDate(e.at)}</td><td>${e.user ?? ''}</td><td>${auditEvents[e.event] ?? e.event}<div class="muted">${e.event}</div></td>
               <td>${e.target ?? ''}</td><td><code>${details(e.details)}</code></td></tr>`)}</tbody>
           </table></div>`
         : ''}`;
