@@ -143,6 +143,32 @@ async function waitHealthy(url: string, version: string, timeoutMs: number, gone
   return `Health-Check nach ${Math.round(timeoutMs / 1000)} s: ${why}`;
 }
 
+/** True when `pid` is a live `kassenwart … serve` process (checked in /proc, so a reused pid is left alone). */
+async function isServeProcess(pid: number): Promise<boolean> {
+  try {
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmd.some((a) => a.endsWith('kassenwart.js')) && cmd.includes('serve');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A `serve` child left behind by a supervisor that was killed (kill -9 leaves children running): stop it before
+ * anything else, or it would keep running (and writing the database) next to what this supervisor starts.
+ */
+async function stopOrphan(infoFile: string): Promise<void> {
+  const info = await readJson<{ childPid?: number }>(infoFile);
+  const pid = info?.childPid;
+  if (!pid || !(await isServeProcess(pid))) return;
+  process.stdout.write(`Beende verwaisten Kassenwart-Prozess ${pid} …\n`);
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  for (let i = 0; i < 200 && (await isServeProcess(pid)); i++) {
+    if (i === 100) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** The release switcher: all steps of the protocol above, for one data folder. */
 export class Switcher {
   readonly releases: string;
@@ -264,6 +290,7 @@ export async function runSupervisor(o: ServeOptions): Promise<number> {
       return undefined;
     }
   };
+  await guarded('Beenden eines verwaisten Prozesses', () => stopOrphan(infoFile));
   for (;;) {
     restartWanted = false;
     // A "switching" journal here means a switch was interrupted or its rollback failed: finish the rollback

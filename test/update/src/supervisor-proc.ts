@@ -21,8 +21,8 @@ export interface Supervisor {
   /** Polls /api/health until it reports `version` (or throws after the timeout, with the output). */
   waitVersion(version: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
-  /** kill -9 of the supervisor and its child (power cut). */
-  killHard(): Promise<void>;
+  /** kill -9 of the supervisor and its child (power cut), or of the supervisor alone (its child lives on). */
+  killHard(onlySupervisor?: boolean): Promise<number | undefined>;
 }
 
 export async function startSupervisor(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Supervisor> {
@@ -58,16 +58,18 @@ export async function startSupervisor(dataDir: string, port: number, env: Record
         clearTimeout(t);
       }
     },
-    async killHard() {
+    async killHard(onlySupervisor = false) {
       const info = JSON.parse(await readFile(join(dataDir, 'supervisor.json'), 'utf8')) as { childPid?: number };
       proc.kill('SIGKILL');
-      if (info.childPid) { try { process.kill(info.childPid, 'SIGKILL'); } catch { /* gone */ } }
       await exited();
+      if (onlySupervisor) return info.childPid;
+      if (info.childPid) { try { process.kill(info.childPid, 'SIGKILL'); } catch { /* gone */ } }
       // Wait until the child is really gone (it held the port).
       for (let i = 0; i < 100 && info.childPid; i++) {
         try { process.kill(info.childPid, 0); } catch { break; }
         await new Promise((r) => setTimeout(r, 50));
       }
+      return info.childPid;
     },
   };
   return sup;

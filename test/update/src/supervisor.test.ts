@@ -109,6 +109,24 @@ describe('update: switching releases through the real supervisor (kassenwart sta
     expect((await result(h.data)).reason).to.contain('unterbrochen');
   });
 
+  it('kill -9 of the supervisor alone during the switch: the orphaned new release is stopped, the old one runs', async () => {
+    const port = await prepare('slow');
+    sup = await startSupervisor(h.data, port);
+    await until('switch in progress with the new child started', async () => {
+      const j = await journal(h.data);
+      const info = await readFile(join(h.data, 'supervisor.json'), 'utf8').catch(() => '');
+      return j?.state === 'switching' && info.includes('1.1.0');
+    });
+    const orphan = await sup.killHard(true);
+    expect(orphan).to.be.a('number');
+    sup = await startSupervisor(h.data, port);
+    await sup.waitVersion(BASE_VERSION);
+    // Gone (or at most a zombie waiting to be reaped by init: no command line any more).
+    expect(await readFile(`/proc/${orphan}/cmdline`, 'utf8').catch(() => '')).to.equal('');
+    expect(await current(h.data)).to.equal(null);
+    expect((await readDb(join(h.data, 'state.sqlite'))).migrations).to.deep.equal([]);
+  });
+
   it('kill -9 right after a confirmed switch: afterwards the new release runs on the migrated database', async () => {
     const port = await prepare('ok');
     sup = await startSupervisor(h.data, port);
