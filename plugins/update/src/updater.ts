@@ -10,7 +10,7 @@ import { CancelledError, UserError, isUserError, throwIfAborted, type ActionResu
 import { changeLines, newerReleases, parsePublicKeys, verifyIndex, type Channel, type ReleaseEntry } from './feed.js';
 import { downloadResumable, fetchBytes, fsError } from './download.js';
 import { applyMigrations } from './migrations.js';
-import { currentRelease, pruneReleases, readJson, releasesDir, requestSwitch, unpackRelease } from './releases.js';
+import { currentRelease, journalPath, pruneReleases, readJson, releasesDir, requestSwitch, unpackRelease } from './releases.js';
 import { StateStore, type ReleaseNotes } from './state.js';
 import { trialStart } from './trial.js';
 
@@ -131,12 +131,18 @@ export class Updater {
     try {
       await pruneReleases(this.deps.installationDir, [target.version, ...(fromRelease ? [fromRelease] : [])]);
       await rm(pkg, { force: true });
-      const s = await this.store.load();
-      s.history.unshift({ version: target.version, from: running, installedAt: new Date().toISOString(), status: 'pending', notes });
-      await this.store.save(s);
+      // Journal first, then history: if the history cannot be written, the journal is taken back.
       await requestSwitch(this.deps.installationDir, {
         state: 'requested', to: target.version, from: running, fromRelease, requestedAt: new Date().toISOString(),
       });
+      try {
+        const s = await this.store.load();
+        s.history.unshift({ version: target.version, from: running, installedAt: new Date().toISOString(), status: 'pending', notes });
+        await this.store.save(s);
+      } catch (e) {
+        await rm(journalPath(this.deps.installationDir), { force: true });
+        throw e;
+      }
     } catch (e) {
       await rm(releaseDir, { recursive: true, force: true });
       throw fsError(e, 'Umstellung vorbereiten');
