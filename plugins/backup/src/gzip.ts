@@ -15,9 +15,12 @@ const gzip = promisify(gzipCb) as (buf: Buffer, opts: { level: number; memLevel?
 export interface GzipOptions {
   /** zlib level (default 1: the speed of `pigz -1`; SQLite pages still compress well). */
   level?: number;
-  /** Bytes per gzip member (default 4 MiB). */
+  /** Bytes per gzip member (default 2 MiB). */
   chunkSize?: number;
-  /** Members in flight (default 4). Memory stays below about 2 x concurrency x chunkSize. */
+  /**
+   * Members in flight (default 3: one of libuv's 4 pool threads stays free for the file reads and writes,
+   * which share that pool). Memory stays below about 2 x (concurrency + 1) x chunkSize.
+   */
   concurrency?: number;
   signal?: AbortSignal;
   /** Called after each member is written, with input bytes done. */
@@ -38,8 +41,8 @@ export interface GzipResult {
  */
 export async function gzipParallel(input: FileHandle, output: FileHandle, options: GzipOptions = {}): Promise<GzipResult> {
   const level = options.level ?? 1;
-  const chunkSize = options.chunkSize ?? 4 * 1024 * 1024;
-  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const chunkSize = options.chunkSize ?? 2 * 1024 * 1024;
+  const concurrency = Math.max(1, options.concurrency ?? 3);
   const rawHash = createHash('sha256');
   const gzHash = createHash('sha256');
   let rawBytes = 0;
