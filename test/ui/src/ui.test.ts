@@ -372,6 +372,27 @@ describe('admin UI in headless Chromium', function () {
       }
     });
 
+    it('runs the real "Datensicherung" end to end when the backup plugin is active', async function () {
+      const plugins = (await host.api('GET', '/api/plugins')).body as { id: string; state: string }[];
+      const backup = plugins.find((p) => p.id === 'backup');
+      if (!backup || !['active', 'inactive'].includes(backup.state)) this.skip();
+      await page.goto('/#/wartung');
+      const card = page.locator('[data-action="backup.create"]');
+      await card.getByRole('button', { name: 'Datensicherung' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByText('Soll die aktuelle Datenbank gesichert werden?').waitFor();
+      await dialog.getByRole('button', { name: 'akzeptieren' }).click();
+      const outcome = card.locator('.outcome');
+      await outcome.waitFor({ timeout: 120_000 });
+      const jobs = (await host.api('GET', '/api/jobs?action=backup.create&limit=1')).body as
+        { state: string; result?: { message?: string } }[];
+      expect(jobs[0].state).to.equal('succeeded');
+      const text = await outcome.locator('strong').innerText();
+      expect(text).to.equal(jobs[0].result?.message || 'Datenbank gesichert');
+      expect(text).to.match(/^Datenbank gesichert/);
+      expect(await outcome.getAttribute('class')).to.include('success');
+    });
+
     it('fits 1024×768 and 390×844 without horizontal scrolling (screenshots for review)', async function () {
       for (const [name, viewport] of Object.entries(VIEWPORTS)) {
         await page.setViewportSize(viewport);
@@ -398,6 +419,20 @@ describe('admin UI in headless Chromium', function () {
       await section.locator('kw-setting[plugin="usb"][key="mode"] [data-code="01.1"]').waitFor();
       await section.locator('kw-setting[plugin="usb"][key="path"] [data-code="01.2"]').waitFor();
       await screenshot(page, 'pos-einstellungen-usb');
+
+      // The vendor's steps: 01.1 = X, 01.2 = /media/usb2, with the red edit buttons.
+      const mode = section.locator('kw-setting[plugin="usb"][key="mode"]');
+      await mode.getByRole('button', { name: /^01\.1 .* bearbeiten$/ }).click();
+      await mode.getByRole('combobox').selectOption({ label: 'X: nur USB-Stick' });
+      await mode.getByRole('button', { name: 'Speichern' }).click();
+      await mode.locator('.value', { hasText: 'X: nur USB-Stick' }).waitFor();
+      const path = section.locator('kw-setting[plugin="usb"][key="path"]');
+      await path.getByRole('button', { name: /^01\.2 .* bearbeiten$/ }).click();
+      await path.getByRole('textbox').fill('/media/usb2');
+      await path.getByRole('button', { name: 'Speichern' }).click();
+      await path.locator('.value', { hasText: '/media/usb2' }).waitFor();
+      const values = (await host.api('GET', '/api/settings/usb')).body.values;
+      expect(values).to.include({ mode: 'X', path: '/media/usb2' });
     });
   });
 });
