@@ -133,6 +133,31 @@ describe('backup: "Datensicherung" (service, real files)', function () {
     }
   });
 
+  it('a hot journal left by a crashed POS is rolled back first: the backup holds the last committed state', async () => {
+    const crashed = join(dir, 'crashed', 'kasse.sqlite');
+    await mkdir(join(dir, 'crashed'), { recursive: true });
+    await copyFile(pos, crashed);
+    const committed = await dumpTables(crashed);
+    // a writer with a tiny page cache spills an uncommitted transaction into the file, then dies (kill -9)
+    const r = spawnSync(PYTHON, ['-c', `import sqlite3, os, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute('PRAGMA cache_size=5')
+c.execute('BEGIN')
+c.execute("UPDATE customers SET notes = hex(randomblob(200))")
+c.execute("DELETE FROM receipt_items WHERE id % 3 = 0")
+os._exit(9)`, crashed]);
+    expect(r.status).to.equal(9);
+    const journal = await readFile(crashed + '-journal');
+    expect(journal.length, 'a hot journal is left behind').to.be.greaterThan(0);
+    // the file alone (what a naive copy gets) is damaged
+    await withDb(await readFile(crashed), (q) => expect(q('PRAGMA integrity_check')[0][0]).not.to.equal('ok'));
+    const data = join(dir, 'crashed-data');
+    const { service } = makeService(data, { posDatabasePath: crashed });
+    const { backup, result } = await service.create(testJob());
+    expect(result.details!.method).to.equal('locked');
+    expect(await dumpTables(backup.path)).to.deep.equal(committed);
+  });
+
   it('a missing POS database is a clear German error', async () => {
     const { service } = makeService(join(dir, 'missing-data'), { posDatabasePath: join(dir, 'nope.sqlite') });
     let err: any;
