@@ -58,10 +58,17 @@ export default class UpdatePlugin implements Plugin {
       log: ctx.logger,
       supervised: process.env.KASSENWART_SUPERVISED === '1' || runningSupervisor(ctx.installationDir) !== undefined,
       restart: (reason) => {
-        if (process.env.KASSENWART_SUPERVISED === '1') { ctx.requestRestart(reason); return; }
+        if (process.env.KASSENWART_SUPERVISED === '1') { ctx.requestRestart(reason); return true; }
         // Started from the CLI (`kassenwart action run update.check`) while a server runs: ask its supervisor.
         const pid = runningSupervisor(ctx.installationDir);
-        if (pid !== undefined) process.kill(pid, 'SIGUSR2');
+        if (pid === undefined) return false;
+        try {
+          process.kill(pid, 'SIGUSR2');
+          return true;
+        } catch (e) {
+          ctx.logger.warn('could not signal the supervisor', { pid, error: (e as Error).message });
+          return false;
+        }
       },
     });
   }

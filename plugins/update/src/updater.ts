@@ -33,7 +33,8 @@ export interface UpdaterDeps {
   log: Logger;
   /** Whether a supervisor runs this host (then `restart` switches now; else at the next start). */
   supervised: boolean;
-  restart(reason: string): void;
+  /** Asks for the restart that carries out the switch; false when that was not possible. */
+  restart(reason: string): boolean;
   /** Skip the trial start (only for tests of the steps before it). */
   skipTrial?: boolean;
 }
@@ -147,8 +148,8 @@ export class Updater {
       await rm(releaseDir, { recursive: true, force: true });
       throw fsError(e, 'Umstellung vorbereiten');
     }
-    const when = this.deps.supervised ? 'Kassenwart startet jetzt neu.' : 'Sie wird beim nächsten Start von Kassenwart aktiv.';
-    if (this.deps.supervised) this.deps.restart(`Update auf Version ${target.version}`);
+    const restarted = this.deps.supervised && this.deps.restart(`Update auf Version ${target.version}`);
+    const when = restarted ? 'Kassenwart startet jetzt neu.' : 'Sie wird beim nächsten Start von Kassenwart aktiv.';
     job.progress(100, 'Update fertig!');
     return {
       message: `Update fertig! Version ${target.version} ist eingespielt. ${when}\n\nÄnderungen:\n${notesText(notes)}`,

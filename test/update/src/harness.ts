@@ -49,7 +49,7 @@ export async function makeHarness(): Promise<Harness> {
         settings: () => ({ feedUrl: over.feedUrl ?? server.url + '/index.json', channel: over.channel ?? 'stable', publicKeys: over.publicKeys ?? k.publicKeyBase64 }),
         log: silentLog,
         supervised: true,
-        restart: (reason) => { h.restarts.push(reason); },
+        restart: (reason) => { h.restarts.push(reason); return true; },
         ...over,
       });
     },
