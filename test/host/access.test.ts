@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { startTestHost, KASSENWART_BIN, type TestHost } from 'kassenwart/sdk/testing';
 import { tempDir, removeDir } from '#support/tmp.js';
-import { writePlugin, manifest, pluginCode } from './fixtures.js';
+import { writePlugin, manifest, pluginCode, startFixtureHost, type FixtureHost } from './fixtures.js';
 
 interface RouteInfo { method: string; path: string; role: string }
 
@@ -14,15 +14,13 @@ async function login(url: string, name: string, password: string) {
 }
 
 describe('access control', function () {
-  let root: string;
-  let builtin: string;
+  let fixture: FixtureHost;
   let host: TestHost;
   let routes: RouteInfo[];
   let operator: { cookie: string; csrf: string };
 
   before(async function () {
-    root = await tempDir();
-    builtin = await tempDir();
+    fixture = await startFixtureHost(async (root) => {
     await writePlugin(root, 'guarded', manifest('guarded', {
       activationEvents: ['onStartup'],
       contributes: {
@@ -35,15 +33,14 @@ describe('access control', function () {
       ctx.registerRoute('POST', '/do', () => ({ done: true }));
       ctx.registerRoute('GET', '/peek', () => ({ ok: true }));
     `));
-    host = await startTestHost({ pluginDirs: [root], enable: ['guarded'], env: { KASSENWART_BUILTIN_DIR: builtin } });
+    }, { enable: ['guarded'] });
+    host = fixture.host;
     expect(host.cli(['users', 'add', 'kasse', '--role', 'operator', '--password-stdin'], 'Kasse-Passwort-1\n').status).to.equal(0);
     operator = await login(host.url, 'kasse', 'Kasse-Passwort-1');
     routes = (await host.api('GET', '/api/routes')).body;
   });
   after(async function () {
-    await host?.stop();
-    await removeDir(root);
-    await removeDir(builtin);
+    await fixture?.dispose();
   });
 
   const concrete = (path: string) => path.replace(/:id|:plugin/g, (m) => (m === ':plugin' ? 'guarded' : 'guarded.op'));

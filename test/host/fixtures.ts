@@ -1,3 +1,5 @@
+import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
+import { tempDir, removeDir } from '#support/tmp.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -46,4 +48,35 @@ inject(TOKENS.Settings)(P, undefined, 1);
 injectable()(P);
 export default P;
 `;
+}
+
+/** A real host (no built-in plugins) with fixture plugins written by `write` into a fresh folder. */
+export interface FixtureHost {
+  host: TestHost;
+  /** The folder the fixture plugins were written to. */
+  root: string;
+  /** Stops the host and removes every folder it used. */
+  dispose(): Promise<void>;
+}
+
+export async function startFixtureHost(
+  write: (root: string) => Promise<void>,
+  options: { enable: string[]; env?: Record<string, string> },
+): Promise<FixtureHost> {
+  const root = await tempDir();
+  const builtin = await tempDir();
+  await write(root);
+  const host = await startTestHost({
+    pluginDirs: [root], enable: options.enable, keepData: true,
+    env: { KASSENWART_BUILTIN_DIR: builtin, ...options.env },
+  });
+  return {
+    host, root,
+    async dispose() {
+      await host.stop();
+      await removeDir(host.dataDir);
+      await removeDir(root);
+      await removeDir(builtin);
+    },
+  };
 }

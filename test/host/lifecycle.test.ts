@@ -1,21 +1,20 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
-import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
-import { tempDir, removeDir } from '#support/tmp.js';
-import { writePlugin, manifest, pluginCode } from './fixtures.js';
+import type { TestHost } from 'kassenwart/sdk/testing';
+import { writePlugin, manifest, pluginCode, startFixtureHost, type FixtureHost } from './fixtures.js';
 
 const lifecycle = async (host: TestHost) => (await readFile(`${host.dataDir}/lifecycle.log`, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
 const plugin = async (host: TestHost, id: string) =>
   ((await host.api('GET', '/api/plugins')).body as { id: string; state: string; reasons: string[]; enabled: boolean }[]).find((p) => p.id === id)!;
 
 describe('plugin lifecycle', function () {
-  let root: string;
-  let builtin: string;
+  let fixture: FixtureHost;
   let host: TestHost;
 
   before(async function () {
-    root = await tempDir();
-    builtin = await tempDir();
+    const ids = ['top', 'base', 'middle', 'cyc-x', 'cyc-y', 'thrower', 'needs-thrower', 'hanger', 'wrong-range', 'missing-dep',
+      'no-injectable', 'lazy', 'owner', 'contrib-one', 'contrib-two', 'sneaky'];
+    fixture = await startFixtureHost(async (root) => {
     const onStartup = { activationEvents: ['onStartup'] };
     // a chain: top → middle → base (declared out of order on disk)
     await writePlugin(root, 'a-top', manifest('top', { ...onStartup, dependencies: { middle: '^1.0.0' } }), pluginCode());
@@ -56,19 +55,12 @@ describe('plugin lifecycle', function () {
     }
     await writePlugin(root, 'sneaky', manifest('sneaky', { activationEvents: ['onStartup'] }),
       pluginCode(`ctx.extensionPoint({ id: 'owner.greeters' }).register({ greet: () => 'sneaky' });`));
-    const ids = ['top', 'base', 'middle', 'cyc-x', 'cyc-y', 'thrower', 'needs-thrower', 'hanger', 'wrong-range', 'missing-dep',
-      'no-injectable', 'lazy', 'owner', 'contrib-one', 'contrib-two', 'sneaky'];
-    host = await startTestHost({
-      pluginDirs: [root], env: { KASSENWART_BUILTIN_DIR: builtin, KASSENWART_ACTIVATION_TIMEOUT_MS: '1500' },
-      enable: ids.filter((i) => !['missing-dep', 'cyc-x', 'cyc-y'].includes(i)), keepData: true,
-    });
+    }, { enable: ids.filter((i) => !['missing-dep', 'cyc-x', 'cyc-y'].includes(i)), env: { KASSENWART_ACTIVATION_TIMEOUT_MS: '1500' } });
+    host = fixture.host;
   });
 
   after(async function () {
-    await host?.stop();
-    if (host) await removeDir(host.dataDir);
-    await removeDir(root);
-    await removeDir(builtin);
+    await fixture?.dispose();
   });
 
   it('refuses to enable a plugin whose dependency is not installed, with a clear message', async function () {

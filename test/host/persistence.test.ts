@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
 import { StateDb } from '#host/state/db.js';
 import { tempDir, removeDir } from '#support/tmp.js';
-import { writePlugin, manifest, pluginCode } from './fixtures.js';
+import { writePlugin, manifest, pluginCode, startFixtureHost, type FixtureHost } from './fixtures.js';
 
 const HOST_DB = new URL('../../../host/dist/state/db.js', import.meta.url).href;
 
@@ -55,13 +55,11 @@ describe('state database persistence', function () {
 });
 
 describe('scheduler', function () {
-  let root: string;
-  let builtin: string;
+  let fixture: FixtureHost;
   let host: TestHost;
 
   before(async function () {
-    root = await tempDir();
-    builtin = await tempDir();
+    fixture = await startFixtureHost(async (root) => {
     await writePlugin(root, 'sched', manifest('sched', {
       activationEvents: ['onSchedule:sched.nightly', 'onAction:sched.run'],
       contributes: {
@@ -70,13 +68,11 @@ describe('scheduler', function () {
         schedules: [{ id: 'sched.nightly', action: 'sched.run', cron: '0 3 * * *', cronSetting: 'times' }],
       },
     }), pluginCode(`ctx.registerAction('sched.run', async (job) => 'Nachtlauf fertig (' + job.trigger + ')');`));
-    host = await startTestHost({ pluginDirs: [root], enable: ['sched'], env: { KASSENWART_BUILTIN_DIR: builtin }, keepData: true });
+    }, { enable: ['sched'] });
+    host = fixture.host;
   });
   after(async function () {
-    await host?.stop();
-    if (host) await removeDir(host.dataDir);
-    await removeDir(root);
-    await removeDir(builtin);
+    await fixture?.dispose();
   });
 
   it('lists the schedule with its next run, from the setting when one is set', async function () {

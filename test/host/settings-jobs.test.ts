@@ -1,20 +1,16 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
-import { startTestHost, KASSENWART_BIN, type TestHost } from 'kassenwart/sdk/testing';
-import { tempDir, removeDir } from '#support/tmp.js';
-import { writePlugin, manifest, pluginCode } from './fixtures.js';
+import type { TestHost } from 'kassenwart/sdk/testing';
+import { writePlugin, manifest, pluginCode, startFixtureHost, type FixtureHost } from './fixtures.js';
 
 const SECRET = 'Geheim-Passwort-4711!';
 
 describe('settings and jobs', function () {
-  let root: string;
-  let builtin: string;
+  let fixture: FixtureHost;
   let host: TestHost;
 
   before(async function () {
-    root = await tempDir();
-    builtin = await tempDir();
+    fixture = await startFixtureHost(async (root) => {
     await writePlugin(root, 'conf', manifest('conf', {
       activationEvents: ['onStartup'],
       contributes: {
@@ -53,14 +49,12 @@ describe('settings and jobs', function () {
       ctx.registerAction('conf.fail', async () => { throw new UserError('Kein USB-Stick gefunden.', { hint: 'Stick einstecken und erneut versuchen.', code: 'usb.none' }); });
       ctx.registerAction('conf.tech', async () => 'ok');
     `, `if (globalThis.__kwSlow) {}`));
-    host = await startTestHost({ pluginDirs: [root], enable: ['conf'], env: { KASSENWART_BUILTIN_DIR: builtin }, keepData: true });
+    }, { enable: ['conf'] });
+    host = fixture.host;
   });
 
   after(async function () {
-    await host?.stop();
-    if (host) await removeDir(host.dataDir);
-    await removeDir(root);
-    await removeDir(builtin);
+    await fixture?.dispose();
   });
 
   it('composes defaults and shows the display codes', async function () {
@@ -187,7 +181,7 @@ describe('settings and jobs', function () {
   });
 
   it('runs an action from the CLI with a progress bar against the same data folder', async function () {
-    const r = spawnSync(process.execPath, [KASSENWART_BIN, 'action', 'run', 'conf.slow', '--data', host.dataDir], { encoding: 'utf8', env: { ...process.env, KASSENWART_BUILTIN_DIR: builtin, KASSENWART_LOG: 'warn' } });
+    const r = host.cli(['action', 'run', 'conf.slow']);
     expect(r.status).to.equal(0);
     expect(r.stdout.trim()).to.equal('Datenbank gesichert');
     expect(r.stderr).to.match(/100% /);
