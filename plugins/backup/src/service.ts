@@ -309,8 +309,10 @@ export class BackupService {
         const av = await t.availability(job.signal);
         if (!av.available) {
           const reason = av.reason ?? 'nicht verfügbar';
-          if (av.kind === 'unavailable') Object.assign(r, { status: 'failed', message: reason });
-          else Object.assign(r, { status: 'skipped', message: reason });
+          // Only an explicit "skipped" is harmless; a target that cannot be used without saying why it is
+          // not wanted counts as failed, so the operator sees it.
+          if (av.kind === 'skipped') Object.assign(r, { status: 'skipped', message: reason });
+          else Object.assign(r, { status: 'failed', message: reason });
         } else {
           const sent = await t.send(file, {
             signal: job.signal,
