@@ -77,7 +77,7 @@ export class KwUpdateHistory extends KwPanel {
     const v = this.view;
     if (!v) return html`<p class="muted">Lade …</p>`;
     return html`
-      <section class="card" aria-label="Updates">
+      <section aria-label="Updates">
         <p data-testid="last-update">${v.lastUpdate
           ? html`Letztes Update: <strong>${day(v.lastUpdate.installedAt)}</strong>, Version <strong>${v.lastUpdate.version}</strong>`
           : html`Noch kein Update eingespielt.`}</p>
