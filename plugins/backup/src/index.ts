@@ -46,6 +46,6 @@ export default class BackupPlugin implements Plugin {
 
     ctx.extensionPoint(backupTargetsExtensionPoint).register(createFtpTarget(ctx));
 
-    ctx.registerRoute('GET', '/status', () => service.status());
+    ctx.registerRoute('GET', '/status', (req) => service.status(req.user));
   }
 }

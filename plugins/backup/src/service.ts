@@ -50,7 +50,7 @@ export interface TargetResult {
 
 interface StatusEntry { at: string; message: string; backup?: string; location?: string }
 interface StatusState {
-  targets: Record<string, { displayName?: string; lastSuccess?: StatusEntry; lastFailure?: StatusEntry }>;
+  targets: Record<string, { displayName?: string; lastSuccess?: StatusEntry; lastFailure?: StatusEntry; lastSkipped?: StatusEntry }>;
   failures: Array<StatusEntry & { action: string; target?: string }>;
 }
 
@@ -330,6 +330,7 @@ export class BackupService {
       }
       if (r.status === 'sent') await this.recordSuccess(t.id, t.displayName, { at: this.clock.now().toISOString(), backup: file.name, location: r.location, message: r.message });
       if (r.status === 'failed') await this.recordFailure('backup.send', { at: this.clock.now().toISOString(), message: r.message, backup: file.name }, t.id, t.displayName);
+      if (r.status === 'skipped') await this.updateState((s) => { s.targets[t.id] = { ...s.targets[t.id], displayName: t.displayName, lastSkipped: { at: this.clock.now().toISOString(), message: r.message } }; });
       job.log.info(`${t.displayName}: ${r.status === 'sent' ? 'gesendet' : r.status === 'skipped' ? 'übersprungen' : 'FEHLER'} – ${r.message}`);
     }
 
@@ -456,7 +457,7 @@ export class BackupService {
   }
 
   /** Everything the status panel shows. */
-  async status(): Promise<Record<string, unknown>> {
+  async status(viewer?: { name: string; role: string }): Promise<Record<string, unknown>> {
     await this.start().catch(() => undefined);
     const now = this.clock.now();
     const state = await this.readState();
@@ -469,7 +470,15 @@ export class BackupService {
     const entry = (id: string, displayName: string, maxAgeMs: number) => {
       const t = state.targets[id];
       const ageMs = t?.lastSuccess ? now.getTime() - new Date(t.lastSuccess.at).getTime() : undefined;
-      return { id, displayName: t?.displayName ?? displayName, lastSuccess: t?.lastSuccess ?? null, lastFailure: t?.lastFailure ?? null, ageMs: ageMs ?? null, maxAgeMs, overdue: ageMs === undefined || ageMs > maxAgeMs };
+      // Overdue (red): the last success is too old, or a target in use (it failed) never succeeded. A target
+      // that was only ever skipped (e.g. FTP not coupled) is not in use and not overdue. Local backups are
+      // forced, so "never" is overdue for them.
+      const inUse = id === LOCAL_TARGET_ID || !!t?.lastSuccess || !!t?.lastFailure;
+      return {
+        id, displayName: t?.displayName ?? displayName, lastSuccess: t?.lastSuccess ?? null, lastFailure: t?.lastFailure ?? null,
+        lastSkipped: t?.lastSkipped ?? null, ageMs: ageMs ?? null, maxAgeMs,
+        overdue: inUse && (ageMs === undefined || ageMs > maxAgeMs),
+      };
     };
     const targets = [entry(LOCAL_TARGET_ID, 'Lokal (Kassenserver)', localMax)];
     for (const c of this.env.targets()) targets.push(entry(c.value.id, c.value.displayName, targetMax));
@@ -479,6 +488,7 @@ export class BackupService {
     }));
     return {
       now: now.toISOString(),
+      viewer: viewer ? { name: viewer.name, role: viewer.role } : null,
       posDatabase: { path: this.posPath, demo: this.isDemo },
       backupDir: this.backupDir,
       schedule: {

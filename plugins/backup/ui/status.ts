@@ -5,16 +5,17 @@
  * Data: GET /api/ext/backup/status (the plugin's own route).
  */
 import { html, css, nothing } from 'lit';
-import { KwPanel, api, getSession, startAction, followJob, ApiError } from 'kassenwart/sdk/ui';
+import { KwPanel, api, startAction, followJob, ApiError } from 'kassenwart/sdk/ui';
 
 interface Entry { at: string; message: string; backup?: string; location?: string }
 interface TargetStatus {
   id: string; displayName: string; lastSuccess: Entry | null; lastFailure: Entry | null;
-  ageMs: number | null; maxAgeMs: number; overdue: boolean;
+  lastSkipped: Entry | null; ageMs: number | null; maxAgeMs: number; overdue: boolean;
 }
 interface BackupRow { name: string; size: number; createdAt: string; verified: boolean; verifiedAt: string | null; kind: string | null; pauseMs: number | null }
 interface StatusView {
   now: string;
+  viewer: { name: string; role: string } | null;
   posDatabase: { path: string; demo: boolean };
   backupDir: string;
   schedule: { backupTimes: string[]; nextBackup: string | null; coupled: boolean; nextTransfer: string | null };
@@ -80,7 +81,6 @@ export class KwBackupStatus extends KwPanel {
   override connectedCallback(): void {
     super.connectedCallback();
     void this.load();
-    getSession().then((s) => { this.technician = s.user?.role === 'technician'; }).catch(() => undefined);
     // Jobs started from the action buttons change what this panel shows: refresh now and then.
     this.timer = setInterval(() => void this.load(), 10_000);
   }
@@ -94,6 +94,7 @@ export class KwBackupStatus extends KwPanel {
   async load(): Promise<void> {
     try {
       this.view = await api<StatusView>('GET', '/api/ext/backup/status');
+      this.technician = this.view.viewer?.role === 'technician';
       this.error = undefined;
     } catch (e) {
       this.error = e instanceof ApiError ? e.message : 'Der Status der Datensicherung konnte nicht geladen werden.';
@@ -127,10 +128,11 @@ export class KwBackupStatus extends KwPanel {
         <thead><tr><th>Ziel</th><th>Letzte erfolgreiche Sicherung</th><th>Letzter Fehler</th></tr></thead>
         <tbody>${v.targets.map((t) => html`<tr data-target=${t.id}>
           <td>${t.displayName}</td>
-          <td class=${t.overdue ? 'overdue' : 'ok'}>${t.lastSuccess
+          <td class=${t.overdue ? 'overdue' : t.lastSuccess ? 'ok' : 'muted'}>${t.lastSuccess
             ? html`${when(t.lastSuccess.at)} (${age(t.ageMs ?? 0)})${t.overdue ? html` – <span>überfällig</span>` : nothing}`
             : html`noch keine`}</td>
-          <td>${t.lastFailure ? html`${when(t.lastFailure.at)}: ${t.lastFailure.message}` : '–'}</td>
+          <td>${t.lastFailure ? html`${when(t.lastFailure.at)}: ${t.lastFailure.message}`
+            : t.lastSkipped && !t.lastSuccess ? html`<span class="muted">übersprungen: ${t.lastSkipped.message}</span>` : '–'}</td>
         </tr>`)}</tbody>
       </table>
       <p class="muted">
