@@ -48,7 +48,10 @@ export async function serve(o: ServeOptions): Promise<void> {
   const { app } = createApp(k);
   server = createServer(app.callback());
   server.requestTimeout = 0;
-  server.keepAliveTimeout = 5_000;
+  // Long enough that a client blocked for a while (a browser tab in the background, a script) does not reuse
+  // a connection the server has just closed.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const sockets = new Set<import('node:net').Socket>();
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
 

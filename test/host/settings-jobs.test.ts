@@ -37,9 +37,10 @@ describe('settings and jobs', function () {
       this.settings.onDidChange((keys) => fs2.appendFileSync(path.join(ctx.installationDir, 'changes.log'), keys.join(',') + '\\n'));
       ctx.registerAction('conf.show', async () => ({ message: 'mode=' + this.settings.get('mode') + ' keep=' + this.settings.get('keep') + ' pw=' + (this.settings.get('password') === ${JSON.stringify(SECRET)} ? 'ok' : 'falsch') }));
       const slow = async (job) => {
+        const step = (job.params.ms ?? 2000) / 20;
         for (let i = 1; i <= 20; i++) {
           if (job.signal.aborted) throw new Error('abgebrochen');
-          await new Promise((r) => setTimeout(r, 100));
+          await new Promise((r) => setTimeout(r, step));
           job.progress(i * 5, 'Schritt ' + i + ' von 20');
         }
       };
@@ -145,9 +146,10 @@ describe('settings and jobs', function () {
   });
 
   it('never runs two exclusive actions at once: concurrent starts get one 202 and 409 "läuft bereits"', async function () {
+    // long runs (20 s), so that even on a loaded machine all starts arrive while the first one runs
     const starts = await Promise.all([
-      ...Array.from({ length: 6 }, () => host.api('POST', '/api/actions/conf.slow', {})),
-      ...Array.from({ length: 6 }, () => host.api('POST', '/api/actions/conf.other', {})),
+      ...Array.from({ length: 6 }, () => host.api('POST', '/api/actions/conf.slow', { params: { ms: 20_000 } })),
+      ...Array.from({ length: 6 }, () => host.api('POST', '/api/actions/conf.other', { params: { ms: 20_000 } })),
     ]);
     const ok = starts.filter((s) => s.status === 202);
     const busy = starts.filter((s) => s.status === 409);
@@ -158,7 +160,8 @@ describe('settings and jobs', function () {
     const cli = host.cli(['action', 'run', 'conf.other']);
     expect(cli.status).to.equal(4);
     expect(cli.stderr).to.match(/läuft bereits/);
-    await host.waitForJob(ok[0].body.job.id);
+    await host.api('POST', `/api/jobs/${ok[0].body.job.id}/cancel`);
+    expect((await host.waitForJob(ok[0].body.job.id)).state).to.equal('cancelled');
   });
 
   it('gives a German error with a hint for expected failures, and no stack trace for unexpected ones', async function () {
@@ -172,7 +175,7 @@ describe('settings and jobs', function () {
   });
 
   it('cancels a running job', async function () {
-    const start = await host.api('POST', '/api/actions/conf.slow', {});
+    const start = await host.api('POST', '/api/actions/conf.slow', { params: { ms: 10_000 } });
     await new Promise((r) => setTimeout(r, 300));
     const c = await host.api('POST', `/api/jobs/${start.body.job.id}/cancel`);
     expect(c.body.cancelled).to.equal(true);
@@ -188,7 +191,7 @@ describe('settings and jobs', function () {
   });
 
   it('cancels a running job cleanly on SIGTERM and records it', async function () {
-    const start = await host.api('POST', '/api/actions/conf.slow', {});
+    const start = await host.api('POST', '/api/actions/conf.slow', { params: { ms: 10_000 } });
     await new Promise((r) => setTimeout(r, 300));
     await host.stop();
     await host.restart();
@@ -197,7 +200,7 @@ describe('settings and jobs', function () {
   });
 
   it('marks a job interrupted by kill -9 as failed at the next start', async function () {
-    const start = await host.api('POST', '/api/actions/conf.slow', {});
+    const start = await host.api('POST', '/api/actions/conf.slow', { params: { ms: 10_000 } });
     await new Promise((r) => setTimeout(r, 300));
     await host.kill();
     await host.restart();
