@@ -71,8 +71,13 @@ export interface TestHost {
   runAction(actionId: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<JobView>;
   /** Waits for a job to finish. */
   waitForJob(jobId: string, timeoutMs?: number): Promise<JobView>;
-  /** Runs the CLI against this data folder (synchronously), e.g. ['settings', 'get', 'usb']. */
+  /**
+   * Runs the CLI against this data folder synchronously, e.g. ['settings', 'get', 'usb']. It blocks the test
+   * process: a server running inside the test does not answer meanwhile — use cliAsync() then.
+   */
   cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string };
+  /** Runs the CLI without blocking the test process. */
+  cliAsync(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }>;
   /** SIGTERM and wait for exit (then remove the temp data folder unless kept). */
   stop(): Promise<void>;
   /** SIGKILL, no cleanup of the data folder. */
@@ -194,6 +199,15 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       return host.waitForJob(r.body.job.id, timeoutMs);
     },
     cli: (args, input) => runCli(dataDir, args, env, input),
+    cliAsync: (args, input) => new Promise((resolve) => {
+      const c = spawn(process.execPath, [KASSENWART_BIN, ...args, '--data', dataDir], { env: { ...process.env, ...env } });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+      c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      c.once('exit', (status) => resolve({ status, stdout, stderr }));
+      c.stdin.end(input ?? '');
+    }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
