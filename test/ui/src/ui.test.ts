@@ -372,6 +372,70 @@ describe('admin UI in headless Chromium', function () {
       }
     });
 
+    it('offers panel authors kassenwart/sdk/ui in the page: api errors, settings, actions, progress', async function () {
+      await page.goto('/#/wartung');
+      await page.getByRole('heading', { name: 'Wartung', level: 1 }).waitFor();
+      await writeFile(join(gate, 'release'), ''); // let uifix.slow run straight through
+      const r = await page.evaluate(async () => {
+        const ui = await import('kassenwart/sdk/ui' as string);
+        const out: Record<string, unknown> = {};
+        try {
+          await ui.api('GET', '/api/gibt-es-nicht');
+        } catch (e: any) {
+          out.notFound = { isApiError: e instanceof ui.ApiError, status: e.status, message: e.message };
+        }
+        out.path = (await ui.getSettings('uifix')).values.path;
+        const job = await ui.startAction('uifix.slow');
+        try {
+          await ui.startAction('uifix.slow');
+        } catch (e: any) {
+          out.second = { status: e.status, code: e.code, message: e.message };
+        }
+        const percents: number[] = [];
+        const done = await ui.followJob(job.id, (p: { percent?: number }) => {
+          if (typeof p.percent === 'number') percents.push(p.percent);
+        });
+        out.done = { state: done.state, message: done.result?.message ?? null };
+        out.percents = percents;
+        return out;
+      });
+      expect(r.notFound).to.deep.include({ isApiError: true, status: 404 });
+      expect((r.notFound as { message: string }).message).to.match(/gibt es nicht/);
+      expect(r.path).to.equal((await host.api('GET', '/api/settings/uifix')).body.values.path);
+      expect(r.second).to.deep.include({ status: 409, code: 'job.running' });
+      expect((r.second as { message: string }).message).to.match(/läuft bereits/);
+      expect((r.done as { state: string }).state).to.equal('succeeded');
+      expect((r.percents as number[]).length, 'progress events seen').to.be.greaterThan(0);
+    });
+
+    it('brings back the login page when the session ends elsewhere', async function () {
+      const other = await newPage(browser, { baseURL: host.url });
+      try {
+        await other.page.goto('/');
+        await login(other.page, 'tech', PASSWORD);
+        await other.page.getByRole('heading', { name: 'Wartung', level: 1 }).waitFor();
+        await other.page.waitForLoadState('networkidle');
+        // End exactly this browser's session from outside (as an expiry would).
+        const cookie = (await other.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+        const session = await (await fetch(`${host.url}/api/auth/session`, { headers: { cookie } })).json() as { csrfToken: string };
+        const out = await fetch(`${host.url}/api/auth/logout`, {
+          method: 'POST', headers: { cookie, 'x-csrf-token': session.csrfToken, origin: host.url, 'content-type': 'application/json' }, body: '{}',
+        });
+        expect(out.status).to.equal(200);
+        await other.page.getByRole('link', { name: 'Plugins' }).click();
+        await other.page.getByRole('heading', { name: 'Anmelden' }).waitFor({ timeout: 15_000 }).catch(async (e) => {
+          await screenshot(other.page, 'fail-session-end');
+          throw new Error(`${(e as Error).message}\nproblems: ${other.problems.join('; ')}`);
+        });
+        await other.page.getByText('Die Sitzung ist abgelaufen. Bitte erneut anmelden.').waitFor();
+        await login(other.page, 'tech', PASSWORD);
+        await other.page.getByRole('heading', { name: 'Plugins', level: 1 }).waitFor();
+        expect(pageErrors(other.problems)).to.deep.equal([]);
+      } finally {
+        await other.context.close();
+      }
+    });
+
     it('runs the real "Datensicherung" end to end when the backup plugin is active', async function () {
       const plugins = (await host.api('GET', '/api/plugins')).body as { id: string; state: string }[];
       const backup = plugins.find((p) => p.id === 'backup');
@@ -402,7 +466,7 @@ describe('admin UI in headless Chromium', function () {
           if (route === 'wartung') await page.getByRole('heading', { name: 'Teststatus' }).waitFor();
           if (route === 'einstellungen') await page.locator('kw-setting[plugin="uifix"][key="mode"]').waitFor();
           if (route === 'plugins') await page.locator('[data-plugin="uifix"]').waitFor();
-          if (route === 'verlauf') await page.locator('tr', { hasText: 'Testsicherung' }).waitFor();
+          if (route === 'verlauf') await page.locator('tr', { hasText: 'Testsicherung' }).first().waitFor();
           await screenshot(page, `${name}-${route}`);
           expect(await horizontalOverflow(page), `${name} ${route}: horizontal overflow`).to.be.at.most(0);
         }
