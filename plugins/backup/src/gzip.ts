@@ -23,6 +23,12 @@ export interface GzipOptions {
    */
   concurrency?: number;
   signal?: AbortSignal;
+  /**
+   * Hash both sides with SHA-256 (default true). The backup path turns it off: hashing runs on the main thread
+   * and would compete with the compression for the CPU; verification hashes the written file instead, and each
+   * gzip member's own CRC-32 and length already prove the round trip.
+   */
+  hash?: boolean;
   /** Called after each member is written, with input bytes done. */
   onProgress?: (rawBytesDone: number) => void;
 }
@@ -30,8 +36,10 @@ export interface GzipOptions {
 /** Sizes and hashes of one compression run. */
 export interface GzipResult {
   rawBytes: number;
+  /** Empty when hashing was turned off. */
   rawSha256: string;
   gzBytes: number;
+  /** Empty when hashing was turned off. */
   gzSha256: string;
 }
 
@@ -43,8 +51,9 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
   const level = options.level ?? 1;
   const chunkSize = options.chunkSize ?? 2 * 1024 * 1024;
   const concurrency = Math.max(1, options.concurrency ?? 3);
-  const rawHash = createHash('sha256');
-  const gzHash = createHash('sha256');
+  const hash = options.hash ?? true;
+  const rawHash = hash ? createHash('sha256') : undefined;
+  const gzHash = hash ? createHash('sha256') : undefined;
   let rawBytes = 0;
   let gzBytes = 0;
   let readPos = 0;
@@ -58,7 +67,7 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
       const { bytesWritten } = await output.write(out, off, out.length - off, gzBytes + off);
       off += bytesWritten;
     }
-    gzHash.update(out);
+    gzHash?.update(out);
     gzBytes += out.length;
     options.onProgress?.(head.raw);
   };
@@ -76,7 +85,7 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
       }
       if (filled === 0) break;
       const chunk = filled === chunkSize ? buf : buf.subarray(0, filled);
-      rawHash.update(chunk);
+      rawHash?.update(chunk);
       rawBytes += filled;
       const out = gzip(chunk, { level, memLevel: constants.Z_DEFAULT_MEMLEVEL });
       out.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
@@ -93,5 +102,5 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
     // Let in-flight compressions finish so no buffer is referenced after we return.
     await Promise.allSettled(pending.map((p) => p.out));
   }
-  return { rawBytes, rawSha256: rawHash.digest('hex'), gzBytes, gzSha256: gzHash.digest('hex') };
+  return { rawBytes, rawSha256: rawHash?.digest('hex') ?? '', gzBytes, gzSha256: gzHash?.digest('hex') ?? '' };
 }

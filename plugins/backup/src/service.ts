@@ -152,7 +152,8 @@ export class BackupService {
         throwIfAborted(job.signal);
         job.progress(72, 'Sicherung wird geprüft (Integritätsprüfung) …');
         try {
-          verified = await verifyBackupFile(tmp, { gzSha256: snap.gzSha256, rawSha256: snap.rawSha256, rawBytes: snap.rawBytes }, job.signal);
+          // gzip's per-member CRC-32 and length prove the round trip; the hashes are taken here, from the file on disk.
+          verified = await verifyBackupFile(tmp, { rawBytes: snap.rawBytes }, job.signal);
         } catch (e) {
           if (!(e instanceof VerifyError)) throw e;
           if (snap.method === 'locked' || snap.method === 'wal') {
@@ -167,8 +168,8 @@ export class BackupService {
       if (!snap || !verified) throw new Error('unreachable');
       job.progress(95, 'Sicherung wird abgelegt …');
       const manifest: BackupManifest = {
-        name, createdAt: at.toISOString(), size: snap.gzBytes, sha256: snap.gzSha256, rawBytes: snap.rawBytes,
-        rawSha256: snap.rawSha256, counts: verified.counts, verifiedAt: this.clock.now().toISOString(),
+        name, createdAt: at.toISOString(), size: snap.gzBytes, sha256: verified.gzSha256, rawBytes: snap.rawBytes,
+        rawSha256: verified.rawSha256, counts: verified.counts, verifiedAt: this.clock.now().toISOString(),
         method: snap.method, pauseMs: snap.pauseMs, attempts: snap.attempts, changeCounter: snap.changeCounter,
         sourcePath: db, sourceMtimeMs: snap.sourceMtimeMs, kind,
       };
@@ -186,7 +187,7 @@ export class BackupService {
         result: {
           message: `Datenbank gesichert (${name}, ${fmtMb(snap.gzBytes)} MB, geprüft)`,
           details: {
-            name, path: finalPath, size: snap.gzBytes, sha256: snap.gzSha256, rawBytes: snap.rawBytes,
+            name, path: finalPath, size: snap.gzBytes, sha256: verified.gzSha256, rawBytes: snap.rawBytes,
             counts: verified.counts, method: snap.method, attempts: snap.attempts, pauseMs: snap.pauseMs, pruned,
           },
         },

@@ -94,7 +94,7 @@ async function compressFile(srcPath: string, outPath: string, opts: SnapshotOpti
     try {
       const size = (await input.stat()).size || 1;
       const r = await gzipParallel(input, output, {
-        signal: opts.signal, level: opts.level, onProgress: (done) => opts.onProgress?.(Math.min(1, done / size)),
+        signal: opts.signal, level: opts.level, hash: false, onProgress: (done) => opts.onProgress?.(Math.min(1, done / size)),
       });
       await output.truncate(r.gzBytes);
       await output.sync();
