@@ -1,0 +1,207 @@
+/**
+ * More tests of the example plugin nas-target than its own spec has, with parts a plugin author's machine
+ * may not offer: the target's send() called directly (cancel mid-copy through a real FIFO, a source that
+ * changed, leftovers), and, as root, a real host with the backup plugin coupled to a real vsftpd (FTPS)
+ * next to a NAS folder that is a read-only mount or a 1 MiB tmpfs: the NAS target fails with its German
+ * reason while the FTP server still gets its verified copy.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BackupFile, SendContext } from 'kassenwart/plugins/backup/api';
+import { startTestHost, type JobView, type TestHost } from 'kassenwart/sdk/testing';
+import { createNasTarget, NAS_TARGET_ID } from '../../../examples/nas-target/dist/src/index.js';
+import { removeDir, tempDir } from '../../support/dist/tmp.js';
+import { startFtpServer, type FtpServer } from '../../support/dist/vsftpd.js';
+
+const PLUGIN_DIR = fileURLToPath(new URL('../../../examples/nas-target', import.meta.url));
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** The settings view the host would inject, with fixed values. */
+const settingsOf = (values: Record<string, unknown>) => ({ get: <T>(key: string) => values[key] as T });
+
+/** A send context that records progress and log lines. */
+function sendContext(signal = new AbortController().signal) {
+  const progress: number[] = [];
+  const log: string[] = [];
+  const ctx: SendContext = { signal, progress: (done) => progress.push(done), log: (m) => log.push(m) };
+  return { ctx, progress, log };
+}
+
+interface TargetResult { target: string; status: string; message: string; location?: string }
+const resultOf = (job: JobView, target: string) =>
+  ((job.result?.details?.results ?? []) as TargetResult[]).find((r) => r.target === target);
+
+describe('example nas-target: send() directly (real files, real FIFO)', function () {
+  this.timeout(60_000);
+  let work: string;
+  let nas: string;
+  let source: BackupFile;
+
+  beforeEach(async () => {
+    work = await tempDir('kw-nas-unit-');
+    nas = join(work, 'nas');
+    await mkdir(nas);
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const path = join(work, 'kasse-2026-11-29_07-00-00.sqlite.gz');
+    await writeFile(path, data);
+    source = { path, name: 'kasse-2026-11-29_07-00-00.sqlite.gz', size: data.length, sha256: sha256(data), createdAt: new Date().toISOString() };
+  });
+  afterEach(async () => { await removeDir(work); });
+
+  it('reports progress in bytes up to the size, removes leftovers of an interrupted send, leaves other files alone', async () => {
+    const leftovers = [`.tmp-kasse-alt.sqlite.gz.4242.0badc0de`, 'kasse-weg.sqlite.gz.sha256'];
+    const foreign = ['.tmp-fremd', 'bild.jpg'];
+    for (const n of [...leftovers, ...foreign]) await writeFile(join(nas, n), 'x');
+    const target = createNasTarget(settingsOf({ enabled: true, directory: nas, keep: 3 }));
+    const { ctx, progress, log } = sendContext();
+
+    const r = await target.send(source, ctx);
+    expect(r).to.deep.equal({ location: join(nas, source.name), message: `Im NAS-Ordner gesichert (${nas})`, bytes: source.size });
+    expect(progress.at(-1)).to.equal(source.size);
+    expect(progress.length, 'several progress reports').to.be.greaterThan(2);
+    expect([...progress].sort((a, b) => a - b)).to.deep.equal(progress);
+    expect((await readdir(nas)).sort()).to.deep.equal([...foreign, source.name, `${source.name}.sha256`].sort());
+    expect(sha256(await readFile(join(nas, source.name)))).to.equal(source.sha256);
+    expect(log.join('\n')).to.contain(leftovers[0]).and.to.contain(leftovers[1]);
+    expect((await target.list!()).map((b) => [b.name, b.size])).to.deep.equal([[source.name, source.size]]);
+  });
+
+  it('cancelled mid-copy: rejects as cancelled, removes the temporary file, nothing under the final name', async () => {
+    // The backup is read from a FIFO this test feeds by hand, so the copy is caught while it runs.
+    const fifo = join(work, 'fifo.sqlite.gz');
+    execFileSync('mkfifo', [fifo]);
+    const target = createNasTarget(settingsOf({ enabled: true, directory: nas, keep: 3 }));
+    const abort = new AbortController();
+    const { ctx, progress } = sendContext(abort.signal);
+    const sending = target.send({ ...source, path: fifo }, ctx).then(() => 'finished', (e: Error) => e);
+
+    const feed = createWriteStream(fifo);
+    feed.on('error', () => { /* the reader went away: expected after the abort */ });
+    feed.write(randomBytes(1024 * 1024));
+    for (let i = 0; i < 500 && (progress.at(-1) ?? 0) < 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(progress.at(-1), 'copy under way').to.equal(1024 * 1024);
+    expect((await readdir(nas)).filter((n) => n.startsWith('.tmp-')), 'a temporary file while copying').to.have.length(1);
+
+    abort.abort();
+    feed.end(); // lets a read that is waiting on the FIFO return
+    const outcome = await sending;
+    expect(outcome).to.be.instanceOf(Error);
+    expect((outcome as Error).name).to.equal('CancelledError');
+    expect(await readdir(nas)).to.deep.equal([]);
+  });
+
+  it('a source that changed while copying is not stored: German message, folder unchanged', async () => {
+    const target = createNasTarget(settingsOf({ enabled: true, directory: nas, keep: 3 }));
+    const outcome = await target.send({ ...source, sha256: '0'.repeat(64) }, sendContext().ctx).then(() => undefined, (e: unknown) => e);
+    expect(outcome).to.include({ name: 'UserError', code: 'nas-target.source-changed' });
+    expect((outcome as Error).message).to.equal('Die lokale Sicherungsdatei hat sich während des Kopierens verändert; im NAS-Ordner wurde nichts gespeichert.');
+    expect(await readdir(nas)).to.deep.equal([]);
+  });
+
+  it('availability: skipped when switched off; unavailable with a German reason when no folder is set or it is a file', async () => {
+    expect(await createNasTarget(settingsOf({ enabled: false, directory: nas, keep: 3 })).availability())
+      .to.deep.equal({ available: false, kind: 'skipped', reason: 'Die Sicherung in den NAS-Ordner ist ausgeschaltet.' });
+    const none = await createNasTarget(settingsOf({ enabled: true, directory: '', keep: 3 })).availability();
+    expect(none).to.include({ available: false, kind: 'unavailable' });
+    expect(none.reason).to.match(/^Für die Sicherung in den NAS-Ordner ist kein Ordner eingestellt\. Bitte unter Einstellungen/);
+    const file = await createNasTarget(settingsOf({ enabled: true, directory: source.path, keep: 3 })).availability();
+    expect(file).to.include({ available: false, kind: 'unavailable' });
+    expect(file.reason).to.match(new RegExp(`^${source.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ist kein Ordner\\.`));
+    expect(await createNasTarget(settingsOf({ enabled: true, directory: nas, keep: 3 })).availability()).to.deep.equal({ available: true });
+  });
+});
+
+describe('example nas-target next to the FTP target (real host, real vsftpd, real mounts; root only)', function () {
+  this.timeout(300_000);
+  let server: FtpServer | undefined;
+  let host: TestHost | undefined;
+  let work: string;
+  const mounts: string[] = [];
+
+  /** Mounts a tmpfs at a new folder `name` under the work folder. */
+  function mountTmpfs(name: string, options: string): string {
+    const dir = join(work, name);
+    execFileSync('mkdir', ['-p', dir]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+    mounts.push(dir);
+    return dir;
+  }
+
+  async function sendWithNasAt(directory: string): Promise<JobView> {
+    const r = await host!.api('PUT', '/api/settings/nas-target', { directory });
+    expect(r.status, JSON.stringify(r.body)).to.equal(200);
+    return host!.runAction('backup.send');
+  }
+
+  /** The copy on the FTP server of the backup a send job sent, checked against the job's SHA-256. */
+  async function expectOnFtp(job: JobView): Promise<void> {
+    const { backup, sha256: sum } = job.result!.details as { backup: string; sha256: string };
+    expect(resultOf(job, 'backup.ftp')?.status, JSON.stringify(job.result)).to.equal('sent');
+    expect(sha256(await readFile(join(server!.root, 'salon-nas', backup)))).to.equal(sum);
+  }
+
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    work = await tempDir('kw-nas-host-');
+    server = await startFtpServer();
+    host = await startTestHost({
+      pluginDirs: [PLUGIN_DIR],
+      enable: ['nas-target'],
+      settings: {
+        backup: {
+          ftpEnabled: true, ftpHost: server.host, ftpPort: server.port, ftpUser: server.user, ftpPassword: server.password,
+          ftpRemoteDir: 'salon-nas', ftpFingerprint: server.certFingerprint256,
+        },
+        'nas-target': { enabled: true, directory: join(work, 'nas'), keep: 3 },
+      },
+    });
+    const created = await host.runAction('backup.create');
+    expect(created.state, JSON.stringify(created.error)).to.equal('succeeded');
+  });
+
+  after(async () => {
+    await host?.stop();
+    await server?.stop();
+    for (const m of mounts.reverse()) execFileSync('umount', [m]);
+    if (work) await removeDir(work);
+  });
+
+  it('a read-only NAS share: the NAS target fails with its reason, the FTP server still gets the verified backup', async () => {
+    const ro = mountTmpfs('nas-ro', 'ro,size=1m');
+    const job = await sendWithNasAt(ro);
+    expect(job.state, JSON.stringify(job.error)).to.equal('warning');
+    const reason = `In den NAS-Ordner ${ro} kann nicht geschrieben werden (schreibgeschützt eingehängt). Bitte die Freigabe auf dem NAS mit Schreibrechten für den Kassenserver einhängen.`;
+    expect(resultOf(job, NAS_TARGET_ID)).to.include({ status: 'failed', message: reason });
+    expect(job.result?.message).to.match(/^Datenbank gesendet an: FTP-Server\. Fehlgeschlagen – NAS-Ordner: In den NAS-Ordner /);
+    await expectOnFtp(job);
+  });
+
+  it('a NAS share that is too small (1 MiB tmpfs): "zu wenig Platz", no file left there; the FTP server gets its copy', async () => {
+    const small = mountTmpfs('nas-small', 'size=1m,mode=755');
+    const job = await sendWithNasAt(small);
+    expect(job.state, JSON.stringify(job.error)).to.equal('warning');
+    const size = (job.result!.details as { size: number }).size;
+    expect(size, 'the demo backup is larger than the share').to.be.greaterThan(1024 * 1024);
+    const nas = resultOf(job, NAS_TARGET_ID)!;
+    expect(nas.status).to.equal('failed');
+    expect(nas.message).to.match(new RegExp(`^Im NAS-Ordner ${small} ist zu wenig Platz: benötigt `));
+    expect(await readdir(small)).to.deep.equal([]);
+    await expectOnFtp(job);
+  });
+
+  it('once the share is usable again, both targets get the same backup', async () => {
+    const ok = join(work, 'nas-ok');
+    await mkdir(ok);
+    const job = await sendWithNasAt(ok);
+    expect(job.state, JSON.stringify(job.error)).to.equal('succeeded');
+    expect(job.result?.message).to.equal('Datenbank gesendet! (FTP-Server, NAS-Ordner)');
+    const { backup, sha256: sum } = job.result!.details as { backup: string; sha256: string };
+    expect(sha256(await readFile(join(ok, backup)))).to.equal(sum);
+    await expectOnFtp(job);
+  });
+});
