@@ -9,11 +9,12 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackupFile, SendContext } from 'kassenwart/plugins/backup/api';
-import { startTestHost, type JobView, type TestHost } from 'kassenwart/sdk/testing';
+import { KASSENWART_BIN, startTestHost, type JobView, type TestHost } from 'kassenwart/sdk/testing';
 import { createNasTarget, NAS_TARGET_ID } from '../../../examples/nas-target/dist/src/index.js';
 import { removeDir, tempDir } from '../../support/dist/tmp.js';
 import { startFtpServer, type FtpServer } from '../../support/dist/vsftpd.js';
@@ -203,5 +204,56 @@ describe('example nas-target next to the FTP target (real host, real vsftpd, rea
     const { backup, sha256: sum } = job.result!.details as { backup: string; sha256: string };
     expect(sha256(await readFile(join(ok, backup)))).to.equal(sum);
     await expectOnFtp(job);
+  });
+});
+
+describe('example nas-target installed by a technician from a folder outside the package (CLI only)', function () {
+  this.timeout(120_000);
+  let work: string;
+  before(async () => { work = await tempDir('kw-nas-install-'); });
+  after(async () => { await removeDir(work); });
+
+  /** `kassenwart …` on the work folder's installation, as a technician types it. */
+  const kassenwart = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [KASSENWART_BIN, ...args, '--data', join(work, 'data')], {
+      encoding: 'utf8', env: { ...process.env, KASSENWART_LOG: 'warn' }, timeout: 110_000,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it('plugins add-folder, plugins enable, settings set, action run backup.send: the backup lands in the NAS folder', async () => {
+    // what a plugin author ships: plugin.json and the compiled dist/src, copied somewhere else
+    const folder = join(work, 'plugins', 'nas-target');
+    await mkdir(folder, { recursive: true });
+    await cp(join(PLUGIN_DIR, 'plugin.json'), join(folder, 'plugin.json'));
+    await cp(join(PLUGIN_DIR, 'dist', 'src'), join(folder, 'dist', 'src'), { recursive: true });
+    const nas = join(work, 'nas');
+    await mkdir(nas);
+
+    const steps: string[][] = [
+      ['plugins', 'add-folder', join(work, 'plugins')],
+      ['plugins', 'enable', 'nas-target'],
+      ['settings', 'set', 'nas-target', '--json-values', JSON.stringify({ enabled: true, directory: nas })],
+    ];
+    for (const step of steps) {
+      const r = kassenwart(...step);
+      expect(r.status, `kassenwart ${step.join(' ')}: ${r.stderr}`).to.equal(0);
+    }
+    const bad = kassenwart('settings', 'set', 'nas-target', 'directory', 'nas/kasse');
+    expect(bad.status, 'a relative path is invalid input').to.equal(5);
+    expect(bad.stderr).to.contain('Bitte den Pfad des NAS-Ordners als absoluten Pfad angeben');
+
+    const run = kassenwart('action', 'run', 'backup.send', '--json');
+    expect(run.status, run.stderr).to.equal(0);
+    const job = JSON.parse(run.stdout) as JobView;
+    expect(job.state).to.equal('succeeded');
+    expect(resultOf(job, NAS_TARGET_ID)).to.include({ status: 'sent', message: `Im NAS-Ordner gesichert (${nas})` });
+    const { backup, sha256: sum } = job.result!.details as { backup: string; sha256: string };
+    expect((await readdir(nas)).sort()).to.deep.equal([backup, `${backup}.sha256`]);
+    expect(sha256(await readFile(join(nas, backup)))).to.equal(sum);
+
+    const list = kassenwart('plugins', 'list', '--json');
+    const entry = (JSON.parse(list.stdout) as { id: string; builtin: boolean; enabled: boolean; reasons: string[] }[]).find((p) => p.id === 'nas-target');
+    expect(entry).to.deep.include({ builtin: false, enabled: true, reasons: [] });
   });
 });
