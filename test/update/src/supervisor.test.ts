@@ -58,6 +58,8 @@ describe('update: switching releases through the real supervisor (kassenwart sta
     sup = await startSupervisor(h.data, port);
     await sup.waitVersion('1.1.0');
     await until('switch committed', async () => (await journal(h.data)) === null);
+    // the journal's removal is the commit point; the result file is written right after it
+    await until('switch result recorded', async () => exists(join(h.data, 'releases', 'switch-result.json')));
     expect(await current(h.data)).to.equal('1.1.0');
     expect(await result(h.data)).to.include({ ok: true, to: '1.1.0' });
     const db = await readDb(join(h.data, 'state.sqlite'));
@@ -151,6 +153,8 @@ describe('update: switching releases through the real supervisor (kassenwart sta
     expect(run.stderr).to.contain('% Update-Index wird geladen');
     await sup.waitVersion('1.1.0');
     await until('switch committed', async () => (await journal(h.data)) === null);
+    // the journal's removal is the commit point; the result file is written right after it
+    await until('switch result recorded', async () => exists(join(h.data, 'releases', 'switch-result.json')));
     expect(await current(h.data)).to.equal('1.1.0');
   });
 });
