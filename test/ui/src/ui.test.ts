@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -375,37 +375,47 @@ describe('admin UI in headless Chromium', function () {
     it('offers panel authors kassenwart/sdk/ui in the page: api errors, settings, actions, progress', async function () {
       await page.goto('/#/wartung');
       await page.getByRole('heading', { name: 'Wartung', level: 1 }).waitFor();
-      await writeFile(join(gate, 'release'), ''); // let uifix.slow run straight through
-      const r = await page.evaluate(async () => {
+      await rm(join(gate, 'release'), { force: true }); // uifix.slow waits at 50 % until the file is back
+      const started = await page.evaluate(async () => {
         const ui = await import('kassenwart/sdk/ui' as string);
-        const out: Record<string, unknown> = {};
+        const out: Record<string, any> = {};
         try {
           await ui.api('GET', '/api/gibt-es-nicht');
         } catch (e: any) {
           out.notFound = { isApiError: e instanceof ui.ApiError, status: e.status, message: e.message };
         }
         out.path = (await ui.getSettings('uifix')).values.path;
-        const job = await ui.startAction('uifix.slow');
+        out.jobId = (await ui.startAction('uifix.slow')).id;
         try {
           await ui.startAction('uifix.slow');
+          out.second = 'started twice';
         } catch (e: any) {
           out.second = { status: e.status, code: e.code, message: e.message };
         }
-        const percents: number[] = [];
-        const done = await ui.followJob(job.id, (p: { percent?: number }) => {
-          if (typeof p.percent === 'number') percents.push(p.percent);
-        });
-        out.done = { state: done.state, message: done.result?.message ?? null };
-        out.percents = percents;
         return out;
       });
-      expect(r.notFound).to.deep.include({ isApiError: true, status: 404 });
-      expect((r.notFound as { message: string }).message).to.match(/gibt es nicht/);
-      expect(r.path).to.equal((await host.api('GET', '/api/settings/uifix')).body.values.path);
-      expect(r.second).to.deep.include({ status: 409, code: 'job.running' });
-      expect((r.second as { message: string }).message).to.match(/läuft bereits/);
-      expect((r.done as { state: string }).state).to.equal('succeeded');
-      expect((r.percents as number[]).length, 'progress events seen').to.be.greaterThan(0);
+      expect(started.notFound).to.deep.include({ isApiError: true, status: 404 });
+      expect(started.notFound.message).to.match(/gibt es nicht/);
+      expect(started.path).to.equal((await host.api('GET', '/api/settings/uifix')).body.values.path);
+      expect(started.second).to.deep.include({ status: 409, code: 'job.running' });
+      expect(started.second.message).to.match(/läuft bereits/);
+
+      const following = page.evaluate(async (jobId: string) => {
+        const ui = await import('kassenwart/sdk/ui' as string);
+        const percents: number[] = [];
+        const done = await ui.followJob(jobId, (p: { percent?: number }) => {
+          if (typeof p.percent === 'number') percents.push(p.percent);
+          if (p.percent === 50) (window as any).kwSeen50 = true;
+        });
+        return { state: done.state as string, message: (done.result?.message ?? null) as string | null, percents };
+      }, started.jobId as string);
+      // Release the job only once the page has seen it waiting at 50 % over the event stream.
+      await page.waitForFunction(() => (window as any).kwSeen50 === true);
+      await writeFile(join(gate, 'release'), '');
+      const done = await following;
+      expect(done.state).to.equal('succeeded');
+      expect(done.message).to.equal('Testsicherung fertig');
+      expect(done.percents, 'progress events seen').to.include(50);
     });
 
     it('brings back the login page when the session ends elsewhere', async function () {
