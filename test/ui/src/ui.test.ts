@@ -320,6 +320,27 @@ describe('admin UI in headless Chromium', function () {
       await screenshot(page, 'pos-verlauf');
     });
 
+    it('follows a job started elsewhere and cancels it from the UI', async function () {
+      await rm(join(gate, 'release'), { force: true });
+      const start = await host.api('POST', '/api/actions/uifix.slow', { params: {} });
+      expect(start.status).to.equal(202);
+      const jobId = start.body.job.id as string;
+      await page.goto('/#/verlauf'); // leave and come back: the page picks the running job up
+      await page.goto('/#/wartung');
+      const card = page.locator('[data-action="uifix.slow"]');
+      await card.getByText('Halbzeit: warte auf Freigabe').waitFor();
+      await card.getByText('Bitte während der Datensicherung nicht mit der Kasse arbeiten').waitFor();
+
+      await card.getByRole('button', { name: 'Abbrechen' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByText('Soll „Testsicherung“ abgebrochen werden?').waitFor();
+      await dialog.getByRole('button', { name: 'Vorgang abbrechen' }).click();
+      await card.locator('.outcome', { hasText: 'Testsicherung wurde abgebrochen.' }).waitFor();
+      expect((await host.api('GET', `/api/jobs/${jobId}`)).body.state).to.equal('cancelled');
+      await card.locator('.outcome').getByRole('button', { name: 'ok' }).click();
+      await writeFile(join(gate, 'release'), '');
+    });
+
     it('shows a failed action\'s German error with its hint', async function () {
       await page.goto('/#/wartung');
       const card = page.locator('[data-action="uifix.fail"]');
