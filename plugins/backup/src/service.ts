@@ -102,16 +102,24 @@ export class BackupService {
       const removed = await cleanupLeftovers(this.backupDir).catch(() => []);
       if (removed.length) this.env.logger.info(`removed leftovers of an interrupted backup: ${removed.join(', ')}`);
       await cleanupLeftovers(join(this.env.dataDir, 'demo')).catch(() => []);
-      if (this.isDemo) {
-        try {
-          await stat(this.posPath);
-        } catch {
-          this.env.logger.info(`creating the demo POS database at ${this.posPath}`);
-          await generatePosDatabase(this.posPath, { sizeMb: demoSizeMb() });
-        }
-      }
     })();
-    return this.ready;
+    return this.ready.then(() => this.ensureDemo());
+  }
+
+  private demo: Promise<void> | undefined;
+
+  /** Creates the demo database when no POS path is set and it does not exist yet (single flight; retried after a failure). */
+  private ensureDemo(): Promise<void> {
+    if (!this.isDemo) return Promise.resolve();
+    this.demo ??= (async () => {
+      try {
+        await stat(this.posPath);
+      } catch {
+        this.env.logger.info(`creating the demo POS database at ${this.posPath}`);
+        await generatePosDatabase(this.posPath, { sizeMb: demoSizeMb() });
+      }
+    })().finally(() => { this.demo = undefined; });
+    return this.demo;
   }
 
   // ---------------------------------------------------------------------------------------------- create
