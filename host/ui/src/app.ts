@@ -126,6 +126,13 @@ class KwApp extends LitElement {
     if (user) document.title = `${routes.find((r) => r.path === this.route)?.label ?? 'Wartung'} – Kassenwart`;
   }
 
+  override updated(changed: Map<string, unknown>) {
+    // On the login and setup pages, start in the first field (autofocus does not work inside shadow roots).
+    if (changed.has('view') && (this.view === 'login' || this.view === 'setup')) {
+      (this.renderRoot.querySelector('input') as HTMLInputElement | null)?.focus();
+    }
+  }
+
   private async onHashChange() {
     const next = routeFromHash();
     if (next === this.route) return;
@@ -228,7 +235,7 @@ class KwApp extends LitElement {
       <p class="muted">Backoffice · Wartung</p>
       <form @submit=${(e: Event) => this.login(e)}>
         <div><label for="name">Benutzername</label>
-          <input id="name" name="name" required autocomplete="username" autofocus /></div>
+          <input id="name" name="name" required autocomplete="username" /></div>
         <div><label for="password">Passwort</label>
           <input id="password" name="password" type="password" required autocomplete="current-password" /></div>
         ${this.error ? html`<p class="message error" role="alert">${this.error}</p>` : ''}

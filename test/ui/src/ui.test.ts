@@ -111,9 +111,15 @@ describe('admin UI in headless Chromium', function () {
         await page.getByRole('heading', { name: 'Anmelden' }).waitFor();
         await screenshot(page, 'pos-anmelden');
 
-        await login(page, 'anna', 'falsch');
+        // Keyboard only: focus starts in "Benutzername"; after a wrong password it is back in the
+        // password field with the text selected, so typing replaces it.
+        await page.keyboard.type('anna');
+        await page.keyboard.press('Tab');
+        await page.keyboard.type('falsch');
+        await page.keyboard.press('Enter');
         await page.getByText('Benutzername oder Passwort ist falsch.').waitFor();
-        await login(page, 'anna', PASSWORD);
+        await page.keyboard.type(PASSWORD);
+        await page.keyboard.press('Enter');
         await page.getByRole('heading', { name: 'Wartung', level: 1 }).waitFor();
 
         // The session survives a reload (cookie), and the setup page is gone for good.
