@@ -18,6 +18,7 @@ import { KASSENWART_BIN, startTestHost, type JobView, type TestHost } from 'kass
 import { createNasTarget, NAS_TARGET_ID } from '../../../examples/nas-target/dist/src/index.js';
 import { removeDir, tempDir } from '../../support/dist/tmp.js';
 import { startFtpServer, type FtpServer } from '../../support/dist/vsftpd.js';
+import { launchBrowser, newPage, screenshot } from '../../support/dist/browser.js';
 
 const PLUGIN_DIR = fileURLToPath(new URL('../../../examples/nas-target', import.meta.url));
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -222,11 +223,11 @@ describe('example nas-target installed by a technician from a folder outside the
   };
 
   it('plugins add-folder, plugins enable, settings set, action run backup.send: the backup lands in the NAS folder', async () => {
-    // what a plugin author ships: plugin.json and the compiled dist/src, copied somewhere else
+    // what a plugin author ships: plugin.json and the compiled code (dist/src, dist/ui), copied somewhere else
     const folder = join(work, 'plugins', 'nas-target');
     await mkdir(folder, { recursive: true });
     await cp(join(PLUGIN_DIR, 'plugin.json'), join(folder, 'plugin.json'));
-    await cp(join(PLUGIN_DIR, 'dist', 'src'), join(folder, 'dist', 'src'), { recursive: true });
+    for (const part of ['src', 'ui']) await cp(join(PLUGIN_DIR, 'dist', part), join(folder, 'dist', part), { recursive: true });
     const nas = join(work, 'nas');
     await mkdir(nas);
 
@@ -255,5 +256,59 @@ describe('example nas-target installed by a technician from a folder outside the
     const list = kassenwart('plugins', 'list', '--json');
     const entry = (JSON.parse(list.stdout) as { id: string; builtin: boolean; enabled: boolean; reasons: string[] }[]).find((p) => p.id === 'nas-target');
     expect(entry).to.deep.include({ builtin: false, enabled: true, reasons: [] });
+  });
+});
+
+describe('example nas-target: its panel on the settings page (real host, headless Chromium)', function () {
+  this.timeout(180_000);
+  let host: TestHost | undefined;
+  let work: string;
+  const user = { name: 'tech', password: 'Panel-' + randomBytes(6).toString('hex') };
+
+  before(async () => {
+    work = await tempDir('kw-nas-panel-');
+    await mkdir(join(work, 'nas'));
+    host = await startTestHost({
+      pluginDirs: [PLUGIN_DIR], enable: ['nas-target'], user,
+      settings: { 'nas-target': { enabled: true, directory: join(work, 'nas') } },
+    });
+  });
+  after(async () => {
+    await host?.stop();
+    if (work) await removeDir(work);
+  });
+
+  it('lists the backups in the NAS folder; a missing folder shows its German reason', async () => {
+    const sent = await host!.runAction('backup.send');
+    expect(sent.state, JSON.stringify(sent.error)).to.equal('succeeded');
+    const name = String(sent.result!.details!.backup);
+
+    const browser = await launchBrowser();
+    try {
+      const { page, problems } = await newPage(browser, { baseURL: host!.url });
+      await page.goto('/');
+      const login = await page.evaluate(async (u) => (await fetch('/api/auth/login', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(u),
+      })).status, user);
+      expect(login).to.equal(200);
+      await page.goto('/#/einstellungen');
+      await page.reload();
+      const panel = page.locator('nas-target-backups');
+      const row = panel.locator(`tr[data-name="${name}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      const cells = await row.locator('td').allInnerTexts();
+      expect(cells[0]).to.equal(name);
+      expect(cells[1]).to.match(/^\d+,\d MB$/);
+      await screenshot(page, 'nas-target-panel');
+
+      const missing = join(work, 'weg');
+      const r = await host!.api('PUT', '/api/settings/nas-target', { directory: missing });
+      expect(r.status).to.equal(200);
+      await panel.getByRole('button', { name: 'Neu laden' }).click();
+      expect(await panel.locator('[data-state="problem"]').innerText()).to.equal(`Der NAS-Ordner ${missing} ist nicht vorhanden.`);
+      expect(problems.filter((m) => /nas-target/i.test(m)), 'no errors from this panel').to.deep.equal([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
