@@ -9,6 +9,7 @@ const tableStyles = css`
   .state-failed { color: var(--kw-error, #a11212); font-weight: 600; }
   .state-running { color: var(--kw-primary, #1c5d99); font-weight: 600; }
   td.nowrap { white-space: nowrap; }
+  td.details { overflow-wrap: anywhere; font-size: 0.9rem; }
   pre { white-space: pre-wrap; margin: 4px 0; font-size: 0.85rem; }
   button.link { min-height: 32px; padding: 2px 10px; }
   @media (max-width: 640px) {
@@ -151,8 +152,13 @@ class KwAudit extends LitElement {
   }
 
   override render() {
+    const value = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
     const details = (d: unknown) =>
-      d === undefined || d === null ? '' : typeof d === 'string' ? d : JSON.stringify(d);
+      d === undefined || d === null
+        ? ''
+        : typeof d === 'object' && !Array.isArray(d)
+          ? Object.entries(d as Record<string, unknown>).map(([k, v]) => `${k}: ${value(v)}`).join(' · ')
+          : value(d);
     return html`<h1 tabindex="-1">Protokoll</h1>
       <p class="muted">Wer hat wann was getan: Anmeldungen, geänderte Einstellungen, Wartungsfunktionen, Plugins.</p>
       <div class="row"><button type="button" @click=${() => this.load()}>Aktualisieren</button></div>
@@ -163,7 +169,7 @@ class KwAudit extends LitElement {
             <thead><tr><th>Zeit</th><th>Benutzer</th><th>Ereignis</th><th>Ziel</th><th>Details</th></tr></thead>
             <tbody>${this.entries.map((e) => html`<tr>
               <td class="nowrap">${formatDate(e.at)}</td><td>${e.user ?? ''}</td><td>${auditEvents[e.event] ?? e.event}<div class="muted">${e.event}</div></td>
-              <td>${e.target ?? ''}</td><td><code>${details(e.details)}</code></td></tr>`)}</tbody>
+              <td>${e.target ?? ''}</td><td class="details"><code>${details(e.details)}</code></td></tr>`)}</tbody>
           </table></div>`
         : ''}`;
   }

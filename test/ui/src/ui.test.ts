@@ -497,13 +497,14 @@ describe('admin UI in headless Chromium', function () {
     it('fits 1024×768 and 390×844 without horizontal scrolling (screenshots for review)', async function () {
       for (const [name, viewport] of Object.entries(VIEWPORTS)) {
         await page.setViewportSize(viewport);
-        for (const [route, heading] of [['wartung', 'Wartung'], ['einstellungen', 'Einstellungen'], ['plugins', 'Plugins'], ['verlauf', 'Verlauf']]) {
+        for (const [route, heading] of [['wartung', 'Wartung'], ['einstellungen', 'Einstellungen'], ['plugins', 'Plugins'], ['verlauf', 'Verlauf'], ['protokoll', 'Protokoll']]) {
           await page.goto(`/#/${route}`);
           await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
           if (route === 'wartung') await page.getByRole('heading', { name: 'Teststatus' }).waitFor();
           if (route === 'einstellungen') await page.locator('kw-setting[plugin="uifix"][key="mode"]').waitFor();
           if (route === 'plugins') await page.locator('[data-plugin="uifix"]').waitFor();
           if (route === 'verlauf') await page.locator('tr', { hasText: 'Testsicherung' }).first().waitFor();
+          if (route === 'protokoll') await page.locator('tr', { hasText: 'Anmeldung' }).first().waitFor();
           await screenshot(page, `${name}-${route}`);
           expect(await horizontalOverflow(page), `${name} ${route}: horizontal overflow`).to.be.at.most(0);
         }
