@@ -15,6 +15,8 @@ const COOKIE = 'kw_session';
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const PUBLIC_MUTATING = new Set(['/api/auth/login', '/api/auth/setup']);
 const STATIC_EXT = /\.(js|mjs|css|svg|png|jpg|woff2?|map|json|html|ico)$/;
+/** What a plugin folder serves to the browser: panel code and assets only (no manifests, configs or data). */
+const PLUGIN_EXT = /\.(js|mjs|css|svg|png|jpg|woff2?|map)$/;
 
 type Ctx = Koa.ParameterizedContext<State> & { params: Record<string, string>; request: { body?: unknown } };
 
@@ -332,7 +334,7 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
       await send(ctx, m[2], { ...opts, root: join(PACKAGE_ROOT, 'node_modules', m[1]) });
       return;
     }
-    if ((m = /^\/plugins\/([a-z][a-z0-9-]*)\/(.+)$/.exec(p)) && STATIC_EXT.test(p) && !/plugin\.json$/.test(p)) {
+    if ((m = /^\/plugins\/([a-z][a-z0-9-]*)\/(.+)$/.exec(p)) && PLUGIN_EXT.test(p) && !/(^|\/)node_modules\//.test(m[2])) {
       const rec = k.plugins.get(m[1]);
       if (rec && k.plugins.usable(rec)) {
         const panel = rec.manifest.contributes?.panels?.find((x) => x.module.replace(/^\.\//, '') === m![2]);
