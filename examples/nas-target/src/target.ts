@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, UserError, fsyncDir, isUserError, writeFileAtomic, type SettingsView } from 'kassenwart/sdk';
 import type {
@@ -265,6 +265,9 @@ export function createNasTarget(settings: Pick<SettingsView, 'get'>): BackupTarg
     async send(file: BackupFile, ctx: SendContext): Promise<SendResult> {
       const { enabled, directory: dir, keep } = readSettings(settings);
       if (!enabled) throw new UserError('Die Sicherung in den NAS-Ordner ist ausgeschaltet.', { code: 'nas-target.disabled' });
+      if (file.name !== basename(file.name) || file.name.startsWith('.')) {
+        throw new UserError(`Der Dateiname „${file.name}“ ist für den NAS-Ordner nicht erlaubt.`, { code: 'nas-target.name' });
+      }
       const problem = (await checkFolder(dir)) ?? (await checkSpace(dir, file.size + SPACE_MARGIN));
       if (problem) throw toUserError(problem);
 

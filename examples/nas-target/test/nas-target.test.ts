@@ -4,7 +4,7 @@
  * backup plugin. The test presses the same buttons an operator presses ("Datensicherung", then
  * "Backup an FTP") and checks what the operator (and a technician looking into the NAS folder) would check.
  *
- * Run it: npx tsc -b examples/nas-target/test && npx mocha examples/nas-target/dist/test/*.test.js
+ * Run it: npx tsc -b examples/nas-target/test && npx mocha --no-config --timeout 120000 examples/nas-target/dist/test/*.test.js
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
