@@ -92,6 +92,15 @@ describe('access control', function () {
     expect(opAction.status).to.equal(202);
   });
 
+  it('serves only panel code from a plugin folder: no manifest, no JSON, nothing outside it', async function () {
+    expect((await fetch(host.url + '/plugins/guarded/index.js')).status).to.equal(200);
+    for (const path of ['/plugins/guarded/plugin.json', '/plugins/guarded/../guarded/plugin.json', '/plugins/guarded/%2e%2e/%2e%2e/etc/passwd',
+      '/plugins/guarded/..%2f..%2fstate.sqlite', '/plugins/nope/index.js']) {
+      const r = await fetch(host.url + path);
+      expect(r.status, path).to.equal(404);
+    }
+  });
+
   it('sets the session cookie HttpOnly and SameSite=Strict, and logout ends the session', async function () {
     const s = await login(host.url, 'kasse', 'Kasse-Passwort-1');
     expect(s.setCookie).to.match(/httponly/i);
