@@ -105,6 +105,14 @@ describe('example nas-target: send() directly (real files, real FIFO)', function
     expect(await readdir(nas)).to.deep.equal([]);
   });
 
+  it('a file name that would leave the folder is refused; nothing is written anywhere', async () => {
+    const target = createNasTarget(settingsOf({ enabled: true, directory: nas, keep: 3 }));
+    const outcome = await target.send({ ...source, name: '../entkommen.sqlite.gz' }, sendContext().ctx).then(() => undefined, (e: unknown) => e);
+    expect(outcome).to.include({ name: 'UserError', code: 'nas-target.name' });
+    expect(await readdir(nas)).to.deep.equal([]);
+    expect(await readdir(work)).to.deep.equal(['kasse-2026-11-29_07-00-00.sqlite.gz', 'nas']);
+  });
+
   it('availability: skipped when switched off; unavailable with a German reason when no folder is set or it is a file', async () => {
     expect(await createNasTarget(settingsOf({ enabled: false, directory: nas, keep: 3 })).availability())
       .to.deep.equal({ available: false, kind: 'skipped', reason: 'Die Sicherung in den NAS-Ordner ist ausgeschaltet.' });
