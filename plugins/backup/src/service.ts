@@ -94,8 +94,8 @@ export class BackupService {
   }
 
   /**
-   * Start-up work: remove leftovers of a crash in the backup folder and create the demo database when
-   * no POS path is set. Runs once; handlers await it.
+   * Start-up work: remove leftovers of a crash in the backup folder (once), and create the demo database
+   * when no POS path is set and it is missing (checked on every call). Handlers await it.
    */
   start(): Promise<void> {
     this.ready ??= (async () => {
@@ -116,7 +116,14 @@ export class BackupService {
         await stat(this.posPath);
       } catch {
         this.env.logger.info(`creating the demo POS database at ${this.posPath}`);
-        await generatePosDatabase(this.posPath, { sizeMb: demoSizeMb() });
+        try {
+          await generatePosDatabase(this.posPath, { sizeMb: demoSizeMb() });
+        } catch (e) {
+          const full = (e as NodeJS.ErrnoException).code === 'ENOSPC';
+          throw new UserError(`Die Demo-Datenbank konnte nicht angelegt werden${full ? ': kein freier Speicherplatz' : ''} (${this.posPath}).`, {
+            code: 'backup.demo', hint: 'Bitte Speicherplatz und Berechtigungen des Datenordners prüfen oder den Pfad der Kassendatenbank einstellen.', cause: e,
+          });
+        }
       }
     })().finally(() => { this.demo = undefined; });
     return this.demo;
