@@ -158,6 +158,20 @@ os._exit(9)`, crashed]);
     expect(await dumpTables(backup.path)).to.deep.equal(committed);
   });
 
+  it('cancelling a running backup removes its temporary file and stores nothing', async () => {
+    const big = join(dir, 'cancel', 'kasse.sqlite');
+    await generatePosDatabase(big, { sizeMb: 60, seed: 12 });
+    const data = join(dir, 'cancel-data');
+    const { service } = makeService(data, { posDatabasePath: big });
+    const job = testJob();
+    const origProgress = job.progress;
+    job.progress = (p, m) => { origProgress(p, m); if ((p ?? 0) >= 10) job.controller.abort(); };
+    let err: any;
+    try { await service.create(job); } catch (e) { err = e; }
+    expect(err?.name).to.equal('CancelledError');
+    expect(await readdir(join(data, 'backups'))).to.deep.equal([]);
+  });
+
   it('a missing POS database is a clear German error', async () => {
     const { service } = makeService(join(dir, 'missing-data'), { posDatabasePath: join(dir, 'nope.sqlite') });
     let err: any;
