@@ -256,8 +256,8 @@ export function createNasTarget(settings: Pick<SettingsView, 'get'>): BackupTarg
       const s = readSettings(settings);
       if (!s.enabled) return { available: false, kind: 'skipped', reason: 'Die Sicherung in den NAS-Ordner ist ausgeschaltet.' };
       // The size of the next backup is not known yet: expect it to be about as big as the newest one there.
-      const problem = (await checkFolder(s.directory))
-        ?? (await checkSpace(s.directory, ((await listFolder(s.directory))[0]?.size ?? 0) + SPACE_MARGIN));
+      const newest = async () => (await listFolder(s.directory).catch(() => []))[0]?.size ?? 0;
+      const problem = (await checkFolder(s.directory)) ?? (await checkSpace(s.directory, (await newest()) + SPACE_MARGIN));
       if (problem) return { available: false, kind: 'unavailable', reason: `${problem.message} ${problem.hint}` };
       return { available: true };
     },
