@@ -295,7 +295,9 @@ export function createNasTarget(settings: Pick<SettingsView, 'get'>): BackupTarg
         await rm(tmp, { force: true }).catch(() => {});
         if (ctx.signal.aborted) throw new CancelledError();
         if (isUserError(e)) throw e;
-        throw toUserError(writeProblem(dir, (e as NodeJS.ErrnoException).code));
+        const code = (e as NodeJS.ErrnoException).code;
+        if (typeof code === 'string') throw toUserError(writeProblem(dir, code)); // EACCES, ENOSPC, EIO …
+        throw e; // a bug, not a state of the NAS: reported as an unexpected error
       }
       await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, `${file.sha256.toLowerCase()}  ${file.name}\n`);
 
