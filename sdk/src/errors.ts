@@ -10,13 +10,16 @@ export class UserError extends Error {
   readonly hint?: string;
   /** HTTP status when the error leaves through the API (default 400). */
   readonly status: number;
+  /** Structured details kept with a failed job (e.g. per-target results), shown in the job view. */
+  readonly details?: Record<string, unknown> | unknown[];
 
-  constructor(message: string, options: { code?: string; hint?: string; status?: number; cause?: unknown } = {}) {
+  constructor(message: string, options: { code?: string; hint?: string; status?: number; cause?: unknown; details?: Record<string, unknown> | unknown[] } = {}) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'UserError';
     this.code = options.code ?? 'error';
     this.hint = options.hint;
     this.status = options.status ?? 400;
+    this.details = options.details;
   }
 }
 

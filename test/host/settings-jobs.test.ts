@@ -47,7 +47,7 @@ describe('settings and jobs', function () {
       ctx.registerAction('conf.slow', slow);
       ctx.registerAction('conf.other', slow);
       ctx.registerAction('conf.boom', async () => { null.x; });
-      ctx.registerAction('conf.fail', async () => { throw new UserError('Kein USB-Stick gefunden.', { hint: 'Stick einstecken und erneut versuchen.', code: 'usb.none' }); });
+      ctx.registerAction('conf.fail', async () => { throw new UserError('Kein USB-Stick gefunden.', { hint: 'Stick einstecken und erneut versuchen.', code: 'usb.none', details: { results: [{ target: 'usb', status: 'failed' }] } }); });
       ctx.registerAction('conf.tech', async () => 'ok');
     `, `if (globalThis.__kwSlow) {}`));
     }, { enable: ['conf'] });
@@ -168,6 +168,8 @@ describe('settings and jobs', function () {
     const fail = await host.runAction('conf.fail');
     expect(fail.state).to.equal('failed');
     expect(fail.error).to.deep.include({ code: 'usb.none', message: 'Kein USB-Stick gefunden.', hint: 'Stick einstecken und erneut versuchen.' });
+    // a failed job keeps the structured details it gave (e.g. per-target results)
+    expect((fail.error as { details?: unknown }).details).to.deep.equal({ results: [{ target: 'usb', status: 'failed' }] });
     const boom = await host.runAction('conf.boom');
     expect(boom.state).to.equal('failed');
     expect(boom.error!.message).to.match(/unerwarteten Fehler/);

@@ -21,7 +21,7 @@ export interface JobView {
   percent?: number;
   message?: string;
   result?: { message: string; details?: Record<string, unknown> };
-  error?: { code: string; message: string; hint?: string };
+  error?: { code: string; message: string; hint?: string; details?: unknown };
   user: string;
   trigger: JobTrigger;
   startedAt: string;
@@ -184,7 +184,7 @@ export class JobRunner {
         fin.error = { code: 'job.cancelled', message: `„${action.title}“ wurde abgebrochen.` };
       } else if (isUserError(e)) {
         fin.state = 'failed';
-        fin.error = { code: e.code, message: e.message, hint: e.hint };
+        fin.error = { code: e.code, message: e.message, hint: e.hint, details: e.details };
       } else {
         fin.state = 'failed';
         this.log.error(`job ${v.id} (${action.id}) crashed: ${(e as Error)?.stack ?? e}`);
