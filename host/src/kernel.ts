@@ -85,7 +85,9 @@ export class Kernel {
     });
     for (const dir of o.pluginDirs ?? []) await plugins.addFolder(dir);
     await plugins.load();
-    const jobs = new JobRunner(db, plugins, dataDir, async (id) => { if (settings.has(id)) await settings.values(id); });
+    // Before each job every plugin's settings are re-read: the CLI (another process) may have changed them, and an
+    // action reaches other plugins too (backup.send asks the usb and third-party targets).
+    const jobs = new JobRunner(db, plugins, dataDir, async () => { for (const id of settings.plugins()) await settings.values(id); });
     const scheduler = new Scheduler(db, plugins, settings, jobs);
     const users = new Users(db);
     const audit = new AuditLog(db);

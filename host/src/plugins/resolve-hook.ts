@@ -15,9 +15,10 @@ export function installResolveHook(): void {
   const code = `
     const root = ${JSON.stringify(pathToFileURL(join(PACKAGE_ROOT, 'package.json')).href)};
     export async function resolve(specifier, context, next) {
+      // always the host's own copy first, even when a plugin folder brings its own node_modules/kassenwart
       if (specifier === 'kassenwart' || specifier.startsWith('kassenwart/')) {
-        try { return await next(specifier, context); }
-        catch { return next(specifier, { ...context, parentURL: root }); }
+        try { return await next(specifier, { ...context, parentURL: root }); }
+        catch { return next(specifier, context); }
       }
       return next(specifier, context);
     }`;

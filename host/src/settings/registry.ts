@@ -149,7 +149,7 @@ export class SettingsRegistry {
     const all = [...unknown.map((k) => ({ path: `/${k}`, message: `unbekannte Einstellung „${k}“` })), ...found];
     if (all.length) {
       const err = new UserError(
-        `Die Einstellungen wurden nicht gespeichert: ${all.map((p) => `${p.path.slice(1) || plugin}: ${p.message}`).join('; ')}.`,
+        `Die Einstellungen wurden nicht gespeichert: ${all.map((p) => `${p.path.slice(1) || plugin}: ${p.message.replace(/\.$/, '')}`).join('; ')}.`,
         { code: 'settings.invalid', status: 400, hint: 'Bitte die markierten Felder korrigieren und erneut speichern.' });
       (err as UserError & { details?: Problem[] }).details = all;
       throw err;

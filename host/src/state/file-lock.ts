@@ -1,4 +1,5 @@
 import { open, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 /** Information stored in a lock file. */
 export interface LockInfo {
@@ -7,12 +8,21 @@ export interface LockInfo {
   [key: string]: unknown;
 }
 
+/**
+ * Whether a process still runs. A zombie (killed, not yet reaped — common in containers whose init does not
+ * reap orphans) counts as gone: it holds nothing any more.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }
 
