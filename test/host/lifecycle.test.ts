@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TestHost } from 'kassenwart/sdk/testing';
 import { writePlugin, manifest, pluginCode, startFixtureHost, type FixtureHost } from './fixtures.js';
 
@@ -13,7 +14,7 @@ describe('plugin lifecycle', function () {
 
   before(async function () {
     const ids = ['top', 'base', 'middle', 'cyc-x', 'cyc-y', 'thrower', 'needs-thrower', 'hanger', 'wrong-range', 'missing-dep',
-      'no-injectable', 'lazy', 'owner', 'contrib-one', 'contrib-two', 'sneaky'];
+      'no-injectable', 'lazy', 'owner', 'contrib-one', 'contrib-two', 'sneaky', 'own-copy'];
     fixture = await startFixtureHost(async (root) => {
     const onStartup = { activationEvents: ['onStartup'] };
     // a chain: top → middle → base (declared out of order on disk)
@@ -53,6 +54,11 @@ describe('plugin lifecycle', function () {
         dependencies: { owner: '^1.0.0' }, activationEvents: ['onExtensionPoint:owner.greeters'],
       }), pluginCode(`ctx.extensionPoint({ id: 'owner.greeters' }).register({ greet: () => 'hallo' });`));
     }
+    // a plugin folder that brings its own (different) copy of kassenwart in node_modules still gets the host's
+    await writePlugin(root, 'own-copy', manifest('own-copy', { activationEvents: ['onStartup'] }), pluginCode());
+    await mkdir(join(root, 'own-copy', 'node_modules', 'kassenwart'), { recursive: true });
+    await writeFile(join(root, 'own-copy', 'node_modules', 'kassenwart', 'package.json'), JSON.stringify({ name: 'kassenwart', type: 'module', exports: { './sdk': './sdk.js' } }));
+    await writeFile(join(root, 'own-copy', 'node_modules', 'kassenwart', 'sdk.js'), 'export const TOKENS = {}; export function inject() { return () => {}; } export function injectable() { return () => {}; }');
     await writePlugin(root, 'sneaky', manifest('sneaky', { activationEvents: ['onStartup'] }),
       pluginCode(`ctx.extensionPoint({ id: 'owner.greeters' }).register({ greet: () => 'sneaky' });`));
     }, { enable: ids.filter((i) => !['missing-dep', 'cyc-x', 'cyc-y'].includes(i)), env: { KASSENWART_ACTIVATION_TIMEOUT_MS: '1500' } });
@@ -109,6 +115,10 @@ describe('plugin lifecycle', function () {
     expect((await plugin(host, 'wrong-range')).reasons.join(' ')).to.match(/Benötigt „base“ \^2\.0\.0, installiert ist 1\.0\.0/);
     expect((await plugin(host, 'no-injectable')).reasons.join(' ')).to.match(/@injectable/);
     expect((await plugin(host, 'base')).state).to.equal('active');
+  });
+
+  it('gives a plugin that ships its own copy of kassenwart the host’s SDK', async function () {
+    expect((await plugin(host, 'own-copy')).state).to.equal('active');
   });
 
   it('activates a lazy plugin only when its action runs', async function () {

@@ -92,6 +92,16 @@ describe('settings and jobs', function () {
     expect(change?.details.after).to.deep.equal({ mode: 'D', keep: 7 });
   });
 
+  it('sees a change made with the CLI while the server runs, at the next job', async function () {
+    const r = host.cli(['settings', 'set', 'conf', 'keep', '9']);
+    expect(r.status).to.equal(0);
+    const job = await host.runAction('conf.show');
+    expect(job.result?.message).to.match(/keep=9/);
+    const bad = host.cli(['settings', 'set', 'conf', 'keep', '0']);
+    expect(bad.status).to.equal(5);
+    expect(bad.stderr).to.match(/nicht gespeichert: keep: /);
+  });
+
   it('keeps secrets write-only: never in an API response, audit entry, log line or the state file in plain text', async function () {
     const w = await host.api('PUT', '/api/settings/conf', { password: SECRET });
     expect(w.status).to.equal(200);
