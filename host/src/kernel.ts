@@ -158,6 +158,22 @@ export class Kernel {
     await this.settings.set(plugin, values, by);
   }
 
+  private seenChanges = 0;
+
+  /**
+   * Applies what another process (the CLI) wrote to the state database while this server runs: new plugin
+   * folders, enablement, settings (cache and schedules). Cheap when nothing changed.
+   */
+  async syncFromDisk(): Promise<void> {
+    await this.db.refresh();
+    if (this.db.externalChanges === this.seenChanges) return;
+    this.seenChanges = this.db.externalChanges;
+    await this.plugins.load();
+    await this.plugins.reconcile(this.serving);
+    for (const id of this.settings.plugins()) await this.settings.values(id);
+    if (this.serving) await this.scheduler.start().catch(() => {});
+  }
+
   async close(): Promise<void> {
     this.scheduler.stop();
     await this.jobs.cancelAll();

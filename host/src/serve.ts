@@ -88,4 +88,12 @@ export async function serve(o: ServeOptions): Promise<void> {
       `  (oder auf diesem Rechner: npx kassenwart users add NAME --role technician)\n\n`);
   }
   await k.scheduler.start();
+  // pick up what the CLI changes meanwhile (plugins enabled or added, settings, schedule times)
+  let syncing = false;
+  const sync = setInterval(() => {
+    if (syncing || shuttingDown) return;
+    syncing = true;
+    k.syncFromDisk().catch((e) => log.warn(`sync from disk: ${(e as Error).message}`)).finally(() => { syncing = false; });
+  }, Number(process.env.KASSENWART_SYNC_MS ?? 2000));
+  sync.unref();
 }

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestHost } from 'kassenwart/sdk/testing';
+import { tempDir, removeDir } from '#support/tmp.js';
 import { writePlugin, manifest, pluginCode, startFixtureHost, type FixtureHost } from './fixtures.js';
 
 const lifecycle = async (host: TestHost) => (await readFile(`${host.dataDir}/lifecycle.log`, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
@@ -183,5 +184,39 @@ describe('plugin lifecycle', function () {
     const deact = log.filter((l) => l.startsWith('deactivate')).map((l) => l.split(' ')[1]);
     expect(deact.indexOf('top')).to.be.lessThan(deact.indexOf('middle'));
     expect(deact.indexOf('middle')).to.be.lessThan(deact.indexOf('base'));
+  });
+});
+
+describe('changes made with the CLI while the server runs', function () {
+  let fixture: FixtureHost;
+  before(async function () {
+    fixture = await startFixtureHost(async (root) => {
+      await writePlugin(root, 'first', manifest('first', { activationEvents: ['onStartup'] }), pluginCode());
+    }, { enable: ['first'] });
+  });
+  after(async function () { await fixture?.dispose(); });
+
+  const until = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 100; i++) {
+      if (await check()) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  };
+
+  it('applies a plugin folder added and enabled with the CLI, without a restart', async function () {
+    const { host } = fixture;
+    const extra = await tempDir();
+    try {
+      await writePlugin(extra, 'later', manifest('later', { activationEvents: ['onStartup'] }), pluginCode());
+      expect((await host.cliAsync(['plugins', 'add-folder', extra])).status).to.equal(0);
+      expect((await host.cliAsync(['plugins', 'enable', 'later'])).status).to.equal(0);
+      expect(await until(async () => (await plugin(host, 'later'))?.state === 'active')).to.equal(true);
+      expect((await host.cliAsync(['plugins', 'disable', 'first'])).status).to.equal(0);
+      expect(await until(async () => (await plugin(host, 'first'))?.state === 'disabled')).to.equal(true);
+      expect(await lifecycle(host)).to.include('deactivate first');
+    } finally {
+      await removeDir(extra);
+    }
   });
 });

@@ -65,7 +65,12 @@ export class PluginManager {
 
   constructor(private readonly o: PluginManagerOptions) {}
 
-  /** Reads every plugin folder and computes states. Runs no plugin code. */
+  private readonly knownDirs = new Set<string>();
+
+  /**
+   * Reads every plugin folder not read before and computes states. Runs no plugin code. Called at start, and
+   * again when another process (the CLI) added a plugin folder.
+   */
   async load(): Promise<void> {
     installResolveHook();
     const dirs: { dir: string; builtin: boolean }[] = [];
@@ -77,6 +82,8 @@ export class PluginManager {
       'SELECT plugin, enabled FROM plugin_enablement')).map((r) => [r.plugin, r.enabled === 1]));
 
     for (const { dir, builtin } of dirs) {
+      if (this.knownDirs.has(dir)) continue;
+      this.knownDirs.add(dir);
       const r = await readManifest(dir, this.o.hostVersion);
       const id = r.manifest?.id ?? `?${dir}`;
       if (this.records.has(id)) {

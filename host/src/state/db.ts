@@ -35,6 +35,8 @@ function rows<T>(db: Database, query: string, params: SqlValue[]): T[] {
 export class StateDb {
   private db!: Database;
   private fingerprint = '';
+  /** Counts reloads caused by another process writing the file (the CLI); see Kernel.syncFromDisk. */
+  externalChanges = 0;
   private readonly lock: FileLock;
 
   private constructor(readonly path: string) {
@@ -110,7 +112,10 @@ export class StateDb {
 
   /** Reloads when another process wrote the file since we last read or wrote it. */
   async refresh(): Promise<void> {
-    if ((await this.currentFingerprint()) !== this.fingerprint) await this.load();
+    if ((await this.currentFingerprint()) !== this.fingerprint) {
+      await this.load();
+      this.externalChanges++;
+    }
   }
 
   /** Rows of a query (after a refresh). */
