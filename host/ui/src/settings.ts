@@ -9,25 +9,10 @@ import { api, ApiError, kwStyles, type SettingsEntry, type Job } from 'kassenwar
 import { fetchPanels } from './panels.js';
 import { actionGridStyles, lastJobsByAction, renderActions } from './maintenance.js';
 import { hasRole, type ActionInfo, type PanelInfo, type Role } from './state.js';
+import type { SettingSchema } from 'kassenwart/sdk';
 
-type Schema = Record<string, unknown> & {
-  type?: string | string[];
-  title?: string;
-  description?: string;
-  enum?: unknown[];
-  default?: unknown;
-  format?: string;
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  'x-code'?: string;
-  'x-section'?: string;
-  'x-role'?: Role;
-  'x-order'?: number;
-  'x-enumLabels'?: Record<string, string>;
-};
+/** One setting's JSON schema, as the manifest contract defines it. */
+type Schema = SettingSchema;
 
 type Kind = 'enum' | 'secret' | 'boolean' | 'number' | 'integer' | 'string' | 'json';
 

@@ -1,8 +1,9 @@
 /** Shell-wide state: the signed-in user, role checks, German labels and formatting. */
+import type { ActionContribution, Role } from 'kassenwart/sdk';
 import type { SessionUser } from 'kassenwart/sdk/ui';
 
 /** A role from the manifests. */
-export type Role = 'operator' | 'technician';
+export type { Role };
 
 let user: SessionUser | null = null;
 
@@ -80,17 +81,9 @@ export function deepActiveElement(): HTMLElement | null {
   return el;
 }
 
-/** An action as `GET /api/actions` lists it. */
-export interface ActionInfo {
-  id: string;
+/** An action as `GET /api/actions` lists it: the manifest's contribution plus where it runs. */
+export interface ActionInfo extends ActionContribution {
   plugin: string;
-  title: string;
-  description?: string;
-  confirm?: string;
-  success?: string;
-  exclusive?: boolean;
-  role?: Role;
-  location?: string;
   running?: string | null;
 }
 
