@@ -27,20 +27,12 @@ import { copyFile, open, readFile, readdir, readlink, rename, rm, symlink, acces
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import type { SqlJsStatic } from 'sql.js';
-import { writeFileAtomic, fsyncDir } from 'kassenwart/sdk';
+import { writeFileAtomic, fsyncDir, type SwitchJournal } from 'kassenwart/sdk';
 import { RESTART_EXIT_CODE, type ServeOptions } from './serve.js';
 
 const OWN_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'kassenwart.js');
 
-/** The switch journal (the update plugin writes state "requested"). */
-export interface SwitchJournal {
-  state: 'requested' | 'switching';
-  to: string;
-  from: string;
-  fromRelease: string | null;
-  requestedAt: string;
-  stateBackup?: string;
-}
+export type { SwitchJournal };
 
 async function freePort(bind: string): Promise<number> {
   return new Promise((resolve, reject) => {

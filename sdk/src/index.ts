@@ -10,3 +10,4 @@ export * from './context.js';
 export * from './tokens.js';
 export * from './plugin.js';
 export * from './fs.js';
+export * from './release-switch.js';

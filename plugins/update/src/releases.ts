@@ -15,29 +15,8 @@ import * as tar from 'tar';
 import { UserError, writeFileAtomic } from 'kassenwart/sdk';
 import { fsError } from './download.js';
 
-/** The switch journal (see host/src/supervisor.ts for the state machine). */
-export interface SwitchJournal {
-  state: 'requested' | 'switching';
-  /** Version to switch to; its folder is releases/<to>. */
-  to: string;
-  /** Version running now. */
-  from: string;
-  /** Folder name under releases/ the `current` link pointed to before, or null = the installed package. */
-  fromRelease: string | null;
-  requestedAt: string;
-  /** Set by the supervisor in "switching": the backup of state.sqlite taken before migrating. */
-  stateBackup?: string;
-}
-
-/** The outcome of the last switch. */
-export interface SwitchResult {
-  to: string;
-  from: string;
-  ok: boolean;
-  /** German reason when not ok. */
-  reason?: string;
-  at: string;
-}
+import type { SwitchJournal, SwitchResult } from 'kassenwart/sdk';
+export type { SwitchJournal, SwitchResult };
 
 export function releasesDir(dataDir: string): string { return join(dataDir, 'releases'); }
 export function journalPath(dataDir: string): string { return join(releasesDir(dataDir), 'switch.json'); }
