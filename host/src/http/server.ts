@@ -33,6 +33,10 @@ export interface RouteInfo {
   role: Role | 'public';
 }
 
+function originHost(origin: string): string | undefined {
+  try { return new URL(origin).host; } catch { return undefined; }
+}
+
 function forbidden(message: string): UserError {
   return new UserError(message, { code: 'auth.forbidden', status: 403 });
 }
@@ -105,7 +109,8 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     };
     if (MUTATING.has(ctx.method) && ctx.path.startsWith('/api/')) {
       const origin = ctx.get('origin');
-      if (origin && origin !== `${ctx.protocol}://${ctx.host}`) throw forbidden('Anfrage von einer fremden Seite abgelehnt (Herkunft passt nicht).');
+      // Same host is what matters (a TLS reverse proxy in front changes the scheme, not the host).
+      if (origin && originHost(origin) !== ctx.host) throw forbidden('Anfrage von einer fremden Seite abgelehnt (Herkunft passt nicht).');
       const fetchSite = ctx.get('sec-fetch-site');
       if (fetchSite && fetchSite !== 'same-origin' && fetchSite !== 'none') throw forbidden('Anfrage von einer fremden Seite abgelehnt.');
       if (!PUBLIC_MUTATING.has(ctx.path)) {
@@ -293,8 +298,7 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     const id = m[1];
     const rec = k.plugins.get(id);
     if (!k.plugins.usable(rec)) throw new UserError(`Das Plugin „${id}“ ist nicht aktiv.`, { code: 'plugin.unavailable', status: 404 });
-    await k.plugins.fire('onRoute');
-    await k.plugins.activate(id);
+    await k.plugins.activate(id); // lazy plugins ("onRoute") start with their first request
     const r = k.plugins.get(id)?.router;
     if (!r) throw new UserError(`Das Plugin „${id}“ bietet keine Schnittstellen an.`, { code: 'not-found', status: 404 });
     const original = ctx.path;
