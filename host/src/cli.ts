@@ -20,6 +20,7 @@ Aufruf: kassenwart <Befehl> [Optionen]
   plugins add-folder DIR | remove-folder DIR                      Ordner mit Plugins von Drittanbietern
   settings get PLUGIN [KEY] [--json]                              Einstellungen lesen (Geheimnisse nie)
   settings set PLUGIN KEY WERT | --json-values '{…}'              Einstellungen ändern (geprüft)
+  settings set PLUGIN KEY --value-stdin                           Wert (z. B. Passwort) von der Standardeingabe
   action run ID [--param k=v]… [--json]                           Aktion ausführen, mit Fortschrittsbalken
   jobs list [--limit N] [--json]                                  Verlauf der Vorgänge
   users add NAME --role operator|technician [--password-stdin]    Benutzer anlegen
@@ -125,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
         role: { type: 'string' },
         'password-stdin': { type: 'boolean', default: false },
         'json-values': { type: 'string' },
+        'value-stdin': { type: 'boolean', default: false },
         param: { type: 'string', multiple: true },
         limit: { type: 'string' },
       },
@@ -192,9 +194,13 @@ export async function main(argv: string[]): Promise<number> {
             if (!p || typeof p !== 'object' || Array.isArray(p)) throw new UsageError('--json-values erwartet ein JSON-Objekt.');
             patch = p as Record<string, unknown>;
           } else {
-            if (!key || value === undefined) throw new UsageError('settings set PLUGIN KEY WERT');
+            if (!key) throw new UsageError('settings set PLUGIN KEY WERT');
             const schema = k.settings.schema(plugin)?.properties[key];
-            patch = { [key]: schema?.type === 'string' || schema?.format === 'password' ? value : parseValue(value) };
+            let raw = value;
+            // secrets need not appear on the command line (shell history, process list)
+            if (raw === undefined && (v['value-stdin'] || schema?.format === 'password')) raw = await readSecret(`${schema?.title ?? key}: `, !!v['value-stdin']);
+            if (raw === undefined) throw new UsageError('settings set PLUGIN KEY WERT (oder --value-stdin)');
+            patch = { [key]: schema?.type === 'string' || schema?.format === 'password' ? raw : parseValue(raw) };
           }
           await k.setSettings(plugin, patch, 'cli');
           out({ ok: true }, 'Gespeichert.');

@@ -114,6 +114,9 @@ describe('settings and jobs', function () {
     ]);
     expect(everything).to.not.contain(SECRET);
     expect(host.output()).to.not.contain(SECRET);
+    const viaStdin = host.cli(['settings', 'set', 'conf', 'password', '--value-stdin'], SECRET + '\n');
+    expect(viaStdin.status).to.equal(0);
+    expect((await host.runAction('conf.show')).result?.message).to.match(/pw=ok$/);
     const cli = host.cli(['settings', 'get', 'conf', '--json']);
     expect(cli.stdout).to.not.contain(SECRET);
     expect(cli.stdout).to.contain('"password": true');
