@@ -57,6 +57,8 @@ export interface PluginView {
 export class Kernel {
   setupToken: string | undefined;
   serving = false;
+  /** Audit writes in flight; close() waits for them (a CLI process exits right after its change). */
+  readonly pending = new Set<Promise<unknown>>();
   readonly limiter = new LoginLimiter();
 
   private constructor(
@@ -102,7 +104,10 @@ export class Kernel {
     k.serving = !!o.serving;
     for (const id of settings.plugins()) await settings.values(id);
     settings.onDidChange((c) => {
-      void k.audit.add(c.by, 'settings.change', c.plugin, { keys: c.keys, before: c.before, after: c.after }).catch(() => {});
+      if (c.external) return; // the process that made it audited it
+      const p = k.audit.add(c.by, 'settings.change', c.plugin, { keys: c.keys, before: c.before, after: c.after }).catch(() => {});
+      k.pending.add(p);
+      void p.finally(() => k.pending.delete(p));
     });
     return k;
   }
@@ -170,11 +175,12 @@ export class Kernel {
     this.seenChanges = this.db.externalChanges;
     await this.plugins.load();
     await this.plugins.reconcile(this.serving);
-    for (const id of this.settings.plugins()) await this.settings.values(id);
+    for (const id of this.settings.plugins()) await this.settings.reloadExternal(id);
     if (this.serving) await this.scheduler.start().catch(() => {});
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
     this.scheduler.stop();
     await this.jobs.cancelAll();
     await this.plugins.shutdown();

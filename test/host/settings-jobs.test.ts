@@ -95,8 +95,17 @@ describe('settings and jobs', function () {
   it('sees a change made with the CLI while the server runs, at the next job', async function () {
     const r = host.cli(['settings', 'set', 'conf', 'keep', '9']);
     expect(r.status).to.equal(0);
+    // the owning plugin is told, as for a change made through the API
+    let log = '';
+    for (let i = 0; i < 60 && !log.split('\n').includes('keep'); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      log = await readFile(`${host.dataDir}/changes.log`, 'utf8');
+    }
+    expect(log.split('\n')).to.include('keep');
     const job = await host.runAction('conf.show');
     expect(job.result?.message).to.match(/keep=9/);
+    const audit = (await host.api('GET', '/api/audit?limit=20')).body as { event: string; user: string; details: { keys?: string[] } }[];
+    expect(audit.filter((a) => a.event === 'settings.change' && a.details.keys?.includes('keep') && a.user === 'cli')).to.have.length(1);
     const bad = host.cli(['settings', 'set', 'conf', 'keep', '0']);
     expect(bad.status).to.equal(5);
     expect(bad.stderr).to.match(/nicht gespeichert: keep: /);

@@ -18,6 +18,8 @@ export interface SettingsChange {
   by: string;
   before: Record<string, unknown>;
   after: Record<string, unknown>;
+  /** Made by another process (the CLI) and picked up from the state database; already audited there. */
+  external?: boolean;
 }
 
 /** The settings of one plugin as the API returns them: secrets never carry a value. */
@@ -100,6 +102,26 @@ export class SettingsRegistry {
     return v;
   }
 
+  /**
+   * Re-reads a plugin's values after another process changed the state database, and tells listeners
+   * which keys changed (secrets masked), as for a change made here.
+   */
+  async reloadExternal(plugin: string): Promise<void> {
+    const e = this.entry(plugin);
+    const before = this.cache.get(plugin) ?? this.withDefaults(e, {});
+    const after = await this.values(plugin);
+    const keys = Object.keys(e.schema.properties).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    if (!keys.length) return;
+    const mask = (o: Record<string, unknown>) => Object.fromEntries(keys.map((k) => [k, e.secretKeys.has(k) ? (o[k] ? '(gesetzt)' : '(nicht gesetzt)') : o[k]]));
+    this.emit({ plugin, keys, by: 'extern', before: mask(before), after: mask(after), external: true });
+  }
+
+  private emit(change: SettingsChange): void {
+    for (const l of this.listeners) {
+      try { l(change); } catch { /* a listener's failure is the listener's problem */ }
+    }
+  }
+
   /** Last known values (synchronous; refreshed by values() and set()). */
   cached(plugin: string): Record<string, unknown> {
     const e = this.entry(plugin);
@@ -174,9 +196,7 @@ export class SettingsRegistry {
     const mask = (o: Record<string, unknown>) => Object.fromEntries(Object.keys(patch).map((k) =>
       [k, e.secretKeys.has(k) ? (o[k] ? '(gesetzt)' : '(nicht gesetzt)') : o[k]]));
     const change: SettingsChange = { plugin, keys: Object.keys(patch), by, before: mask(before), after: mask(after) };
-    for (const l of this.listeners) {
-      try { l(change); } catch { /* a listener's failure is the listener's problem */ }
-    }
+    this.emit(change);
     return change;
   }
 }
