@@ -70,10 +70,19 @@ export async function serve(o: ServeOptions): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await k.plugins.activateStartup();
-  await new Promise<void>((resolve, reject) => {
-    server!.once('error', reject);
-    server!.listen(o.port, o.bind, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(o.port, o.bind, () => resolve());
+    });
+  } catch (e) {
+    await k.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`Port ${o.port} auf ${o.bind} ist schon belegt (läuft Kassenwart bereits?). Den anderen Dienst beenden oder mit --port einen freien Port wählen.`);
+    if (code === 'EADDRNOTAVAIL') throw new Error(`Die Adresse ${o.bind} gibt es auf diesem Rechner nicht. Mit --bind eine Adresse dieses Rechners angeben.`);
+    if (code === 'EACCES') throw new Error(`Port ${o.port} darf dieser Benutzer nicht öffnen. Einen Port über 1024 wählen (--port).`);
+    throw e;
+  }
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   const host = o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind.includes(':') ? `[${o.bind}]` : o.bind;
