@@ -61,13 +61,19 @@ describe('scheduler', function () {
   before(async function () {
     fixture = await startFixtureHost(async (root) => {
     await writePlugin(root, 'sched', manifest('sched', {
-      activationEvents: ['onSchedule:sched.nightly', 'onAction:sched.run'],
+      activationEvents: ['onSchedule:sched.nightly', 'onSchedule:sched.marker', 'onAction:sched.run', 'onAction:sched.mark'],
       contributes: {
         settings: { type: 'object', properties: { times: { type: 'string', default: '' } } },
-        actions: [{ id: 'sched.run', title: 'Nachtlauf', success: 'Nachtlauf fertig' }],
-        schedules: [{ id: 'sched.nightly', action: 'sched.run', cron: '0 3 * * *', cronSetting: 'times' }],
+        actions: [{ id: 'sched.run', title: 'Nachtlauf', success: 'Nachtlauf fertig' }, { id: 'sched.mark', title: 'Markierung' }],
+        // The host checks schedules in manifest order at start: once the marker's catch-up job exists, the
+        // decision about sched.nightly has been made, so a test can tell "not run again" from "not yet".
+        schedules: [
+          { id: 'sched.nightly', action: 'sched.run', cron: '0 3 * * *', cronSetting: 'times' },
+          { id: 'sched.marker', action: 'sched.mark', cron: '0 3 * * *' },
+        ],
       },
-    }), pluginCode(`ctx.registerAction('sched.run', async (job) => 'Nachtlauf fertig (' + job.trigger + ')');`));
+    }), pluginCode(`ctx.registerAction('sched.run', async (job) => 'Nachtlauf fertig (' + job.trigger + ')');
+      ctx.registerAction('sched.mark', async () => 'markiert');`));
     }, { enable: ['sched'] });
     host = fixture.host;
   });
@@ -76,14 +82,17 @@ describe('scheduler', function () {
   });
 
   it('lists the schedule with its next run, from the setting when one is set', async function () {
-    let list = (await host.api('GET', '/api/schedules')).body as { id: string; cron: string[]; next: string; lastRun: string }[];
-    expect(list[0]).to.include({ id: 'sched.nightly' });
-    expect(list[0].cron).to.deep.equal(['0 3 * * *']);
-    expect(new Date(list[0].next).getHours()).to.equal(3);
-    await host.api('PUT', '/api/settings/sched', { times: '07:00,21:30' });
-    list = (await host.api('GET', '/api/schedules')).body;
-    expect(list[0].cron).to.deep.equal(['0 7 * * *', '30 21 * * *']);
-    expect(list[0].lastRun).to.be.a('string');
+    type View = { id: string; cron: string[]; next: string; lastRun: string };
+    const nightly = async () => ((await host.api('GET', '/api/schedules')).body as View[]).find((s) => s.id === 'sched.nightly')!;
+    let view = await nightly();
+    expect(view, 'sched.nightly listed').to.exist;
+    expect(view.cron).to.deep.equal(['0 3 * * *']);
+    expect(new Date(view.next).getHours()).to.equal(3);
+    const put = await host.api('PUT', '/api/settings/sched', { times: '07:00,21:30' });
+    expect(put.status).to.equal(200);
+    view = await nightly();
+    expect(view.cron).to.deep.equal(['0 7 * * *', '30 21 * * *']);
+    expect(view.lastRun).to.be.a('string');
   });
 
   it('catches up a run missed while the server was off, once, at the next start', async function () {
@@ -92,19 +101,33 @@ describe('scheduler', function () {
     await db.write((tx) => tx.run("UPDATE schedule_runs SET last_run = ? WHERE schedule = 'sched.nightly'", [new Date(Date.now() - 26 * 3600_000).toISOString()]));
     db.close();
     await host.restart();
-    let jobs: { actionId: string; trigger: string; state: string; result?: { message: string } }[] = [];
-    for (let i = 0; i < 50; i++) {
-      jobs = (await host.api('GET', '/api/jobs?action=sched.run')).body;
-      if (jobs.length && jobs[0].state !== 'running') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    type Job = { actionId: string; trigger: string; state: string; result?: { message: string } };
+    const jobsOf = async (action: string) => (await host.api('GET', `/api/jobs?action=${action}`)).body as Job[];
+    /** Polls (bounded, generous for a loaded machine) until `done` holds; returns the last jobs seen. */
+    const until = async (action: string, done: (jobs: Job[]) => boolean): Promise<Job[]> => {
+      let jobs: Job[] = [];
+      for (let i = 0; i < 300; i++) {
+        jobs = await jobsOf(action);
+        if (done(jobs)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return jobs;
+    };
+    const jobs = await until('sched.run', (j) => j.length > 0 && j.every((x) => x.state !== 'running'));
     expect(jobs).to.have.length(1);
     expect(jobs[0]).to.include({ trigger: 'catch-up', state: 'succeeded' });
     expect(jobs[0].result?.message).to.equal('Nachtlauf fertig (catch-up)');
-    // a second restart does not run it again
+
+    // A second restart does not run it again. Waiting a fixed time cannot show that (the check may simply not
+    // have happened yet), so the marker schedule, checked right after sched.nightly, is made due: once its
+    // catch-up job exists, the host has already decided about sched.nightly.
     await host.stop();
+    const db2 = await StateDb.open(join(host.dataDir, 'state.sqlite'));
+    await db2.write((tx) => tx.run("UPDATE schedule_runs SET last_run = ? WHERE schedule = 'sched.marker'", [new Date(Date.now() - 26 * 3600_000).toISOString()]));
+    db2.close();
     await host.restart();
-    await new Promise((r) => setTimeout(r, 500));
-    expect(((await host.api('GET', '/api/jobs?action=sched.run')).body as unknown[]).length).to.equal(1);
+    const marks = await until('sched.mark', (j) => j.length > 0);
+    expect(marks.map((j) => j.trigger), 'the marker schedule was caught up, so the start-up check is done').to.deep.equal(['catch-up']);
+    expect((await jobsOf('sched.run')).map((j) => j.trigger)).to.deep.equal(['catch-up']);
   });
 });
