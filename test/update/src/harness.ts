@@ -1,6 +1,6 @@
 /** Shared set-up for the update tests: a key pair, a feed folder served over real HTTP, an installation folder. */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { buildRelease, keygen } from '../../../plugins/update/dist/src/release.js';
@@ -57,11 +57,34 @@ export async function makeHarness(): Promise<Harness> {
       return { signal: new AbortController().signal, progress: (p, m) => { h.progress.push([p, m]); } };
     },
     async cleanup() {
+      // Releases started from this harness (trial starts, supervisors, a new release orphaned by a kill -9)
+      // run from folders below `root`: a failed test must not leave one running after the suite.
+      await killProcessesBelow(root);
       await server.close();
       await removeDir(root);
     },
   };
   return h;
+}
+
+/**
+ * Kills (SIGKILL) every process whose command line mentions `dir`, and waits until they are gone. `dir` is a
+ * fresh temp folder of one test, so nothing else can match.
+ */
+export async function killProcessesBelow(dir: string): Promise<number[]> {
+  const find = async () => {
+    const pids: number[] = [];
+    for (const e of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+      const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.split('\0').some((a) => a === dir || a.includes(dir + '/'))) pids.push(Number(e));
+    }
+    return pids;
+  };
+  const killed = await find();
+  for (const pid of killed) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ } }
+  for (let i = 0; i < 100 && (await find()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return killed;
 }
 
 /** Awaits a promise that must reject; returns the error. */
