@@ -112,7 +112,7 @@ describe('access control', function () {
   });
 
   it('locks a user out after repeated failed logins, even with the right password then', async function () {
-    host.cli(['users', 'add', 'opfer', '--role', 'operator', '--password-stdin'], 'Richtig-Passwort-1\n');
+    expect(host.cli(['users', 'add', 'opfer', '--role', 'operator', '--password-stdin'], 'Richtig-Passwort-1\n').status).to.equal(0);
     for (let i = 0; i < 5; i++) expect((await login(host.url, 'opfer', 'falsch-' + i)).status).to.equal(401);
     const locked = await fetch(host.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'opfer', password: 'Richtig-Passwort-1' }) });
     expect(locked.status).to.equal(429);
@@ -137,11 +137,16 @@ describe('access control', function () {
 describe('sessions, first run and binding', function () {
   it('expires a session after its lifetime', async function () {
     const builtin = await tempDir();
-    const host = await startTestHost({ env: { KASSENWART_BUILTIN_DIR: builtin, KASSENWART_SESSION_HOURS: '0.0005' } });
+    // a 9 s session: fresh at first, refused once its lifetime has passed (waited for, bounded)
+    const host = await startTestHost({ env: { KASSENWART_BUILTIN_DIR: builtin, KASSENWART_SESSION_HOURS: '0.0025' } });
     try {
       expect((await host.api('GET', '/api/plugins')).status).to.equal(200);
-      await new Promise((r) => setTimeout(r, 2500));
-      expect((await host.api('GET', '/api/plugins')).status).to.equal(401);
+      let status = 200;
+      for (let i = 0; i < 60 && status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        status = (await host.api('GET', '/api/plugins')).status;
+      }
+      expect(status).to.equal(401);
     } finally {
       await host.stop();
       await removeDir(builtin);

@@ -134,7 +134,7 @@ describe('settings and jobs', function () {
   });
 
   it('checks per-setting roles on the server', async function () {
-    host.cli(['users', 'add', 'kasse', '--role', 'operator', '--password-stdin'], 'Kasse-Passwort-1\n');
+    expect(host.cli(['users', 'add', 'kasse', '--role', 'operator', '--password-stdin'], 'Kasse-Passwort-1\n').status).to.equal(0);
     const login = await fetch(host.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kasse', password: 'Kasse-Passwort-1' }) });
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
     const { csrfToken } = await login.json() as { csrfToken: string };
@@ -148,7 +148,8 @@ describe('settings and jobs', function () {
   });
 
   it('runs a job with progress over server-sent events, and records it in the history', async function () {
-    const start = await host.api('POST', '/api/actions/conf.slow', {});
+    // 6 s, so the event stream is open well before the job ends even on a loaded machine
+    const start = await host.api('POST', '/api/actions/conf.slow', { params: { ms: 6000 } });
     expect(start.status).to.equal(202);
     const id = start.body.job.id as string;
     const res = await fetch(`${host.url}/api/jobs/${id}/events`);
