@@ -77,6 +77,8 @@ describe('backup FTP target (real vsftpd, FTPS)', function () {
       const file = await makeBackup(work, 300 * 1024, '2026-11-29_07-30-00');
       const target = createFtpTarget(fakeContext(settingsFor(server, { ftpRemoteDir: 'resend' })));
       await target.send(file, recorder().ctx);
+      // damage the copy on the server: a resend must really upload again, not skip a name that exists
+      await writeFile(join(server.root, 'resend', file.name), 'kaputt');
       const again = await target.send(file, recorder().ctx);
       expect(again.bytes).to.equal(file.size);
       expect(await namesIn(join(server.root, 'resend'))).to.deep.equal([file.name]);
