@@ -29,8 +29,11 @@ export interface GzipOptions {
    * gzip member's own CRC-32 and length already prove the round trip.
    */
   hash?: boolean;
-  /** Called after each member is written, with input bytes done. */
-  onProgress?: (rawBytesDone: number) => void;
+  /**
+   * Called after each member is written, with input bytes done and the output written so far (the output
+   * file from offset 0 to `gzBytesWritten` is final then: it is never rewritten).
+   */
+  onProgress?: (rawBytesDone: number, gzBytesWritten: number) => void;
 }
 
 /** Sizes and hashes of one compression run. */
@@ -69,7 +72,7 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
     }
     gzHash?.update(out);
     gzBytes += out.length;
-    options.onProgress?.(head.raw);
+    options.onProgress?.(head.raw, gzBytes);
   };
 
   try {

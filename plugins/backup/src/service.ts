@@ -15,7 +15,7 @@ import {
 import type { BackupFile, BackupTarget, BackupTargetPolicy } from './api.js';
 import { generatePosDatabase } from './posdb.js';
 import { checkSource, snapshotToGzip, type SnapshotMethod, type SnapshotResult } from './snapshot.js';
-import { verifyBackupFile, VerifyError } from './verify.js';
+import { verifyBackupFile, VerifyError, type VerifyResult } from './verify.js';
 import {
   BACKUP_NAME, TMP_PREFIX, cleanupLeftovers, deleteBackup, listBackups, newBackupName, toBackupFile, writeManifest,
   type BackupManifest, type LocalBackup,
@@ -61,6 +61,29 @@ const fmtMb = (n: number) => (n / MB).toLocaleString('de-DE', { maximumFractionD
 function demoSizeMb(): number {
   const v = Number(process.env.KASSENWART_DEMO_DB_MB);
   return Number.isFinite(v) && v > 0 ? v : 12;
+}
+
+/**
+ * Verification of a freshly written backup: the .gz read back through one gunzip stream (every member's CRC-32
+ * and length are checked; started with the compression, see snapshot.ts) and the worker's `integrity_check` and
+ * row counts on the snapshot bytes must both pass. The gunzipped SHA-256 and length must equal the
+ * snapshot's: the backup is then byte-identical to a database that passed the checks. Throws a VerifyError.
+ */
+async function verifyWritten(tmp: string, snap: SnapshotResult, signal: AbortSignal): Promise<VerifyResult> {
+  const check = snap.check;
+  if (!check) throw new Error('snapshot taken without its checks');
+  try {
+    throwIfAborted(signal);
+    const digest = check.digest.then((d) => {
+      if (d.rawBytes !== snap.rawBytes || d.rawBytes !== check.rawBytes) throw new VerifyError('Die entpackte Sicherung hat nicht die erwartete Größe.');
+      if (d.rawSha256 !== check.rawSha256) throw new VerifyError('Die entpackte Sicherung weicht vom gelesenen Datenbankstand ab (Prüfsumme stimmt nicht).');
+      return d;
+    });
+    const [d, counts] = await Promise.all([digest, check.result]);
+    return { gzSha256: d.gzSha256, rawSha256: d.rawSha256, rawBytes: d.rawBytes, counts };
+  } finally {
+    check.cancel();
+  }
 }
 
 /** A fake-able clock (tests). */
@@ -155,20 +178,19 @@ export class BackupService {
     const finalPath = join(dir, name);
     try {
       let snap: SnapshotResult | undefined;
-      let verified: Awaited<ReturnType<typeof verifyBackupFile>> | undefined;
+      let verified: VerifyResult | undefined;
       let force: SnapshotMethod | undefined;
       for (let round = 0; round < 2 && !verified; round++) {
         job.progress(2, 'Datenbank wird gelesen und komprimiert …');
         snap = await snapshotToGzip(db, tmp, {
-          tmpDir: dir, signal: job.signal, force,
+          tmpDir: dir, signal: job.signal, force, check: true,
           onProgress: (f) => job.progress(Math.round(2 + f * 68), 'Datenbank wird gelesen und komprimiert …'),
           onRetry: (n, reason) => job.log.info(`Versuch ${n}: ${reason} Neuer Versuch.`),
         });
         throwIfAborted(job.signal);
         job.progress(72, 'Sicherung wird geprüft (Integritätsprüfung) …');
         try {
-          // gzip's per-member CRC-32 and length prove the round trip; the hashes are taken here, from the file on disk.
-          verified = await verifyBackupFile(tmp, { rawBytes: snap.rawBytes }, job.signal);
+          verified = await verifyWritten(tmp, snap, job.signal);
         } catch (e) {
           if (!(e instanceof VerifyError)) throw e;
           if (snap.method === 'locked' || snap.method === 'wal') {

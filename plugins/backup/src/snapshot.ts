@@ -10,6 +10,8 @@
  *  3. "locked": take SQLite's own write lock (BEGIN IMMEDIATE through a helper process): the POS's next
  *     commit waits; copy the file, release at once, compress the copy. The pause is measured and reported.
  * WAL mode: SQLite's online backup API copies a consistent read snapshot (no pause), then compress it.
+ *
+ * With `check`, the SQLite checks of each snapshot run in a worker thread while it is compressed (check.ts).
  */
 import { copyFile, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,6 +21,8 @@ import { gzipParallel, type GzipResult } from './gzip.js';
 import { readHeader, sideFiles, type SqliteHeader } from './sqlite-file.js';
 import { acquireWriteLock, onlineBackup } from './sqlite-helper.js';
 import { TMP_PREFIX } from './store.js';
+import { startSnapshotCheck, type SnapshotRead } from './check.js';
+import { followGzipFile, type GzipDigest } from './verify.js';
 
 /** How the snapshot was taken. */
 export type SnapshotMethod = 'direct' | 'copy' | 'locked' | 'wal';
@@ -31,6 +35,12 @@ export interface SnapshotResult extends GzipResult {
   pauseMs: number;
   changeCounter: number;
   sourceMtimeMs: number;
+  /**
+   * With {@link SnapshotOptions.check}: SHA-256 and length of the snapshot bytes the worker read, its running
+   * checks (`result`: row counts once `integrity_check` said ok) and the read-back of the written .gz
+   * (`digest`). The caller must await both, then `cancel()` (frees the worker).
+   */
+  check?: SnapshotRead & { result: Promise<Record<string, number>>; digest: Promise<GzipDigest>; cancel(): void };
 }
 
 /** Options of {@link snapshotToGzip}. */
@@ -38,6 +48,8 @@ export interface SnapshotOptions {
   /** Folder for the temporary snapshot copy (same file system as the output is best). */
   tmpDir: string;
   signal?: AbortSignal;
+  /** Run the SQLite checks of the snapshot in a worker thread, concurrently with the compression. */
+  check?: boolean;
   /** Optimistic attempts before taking the lock (default 3: one direct, two copies). */
   optimisticAttempts?: number;
   /** Start with this method (e.g. "locked" after a failed verification). */
@@ -87,14 +99,15 @@ export async function checkSource(dbPath: string): Promise<FileState> {
   }
 }
 
-async function compressFile(srcPath: string, outPath: string, opts: SnapshotOptions): Promise<GzipResult> {
+async function compressFile(srcPath: string, outPath: string, opts: SnapshotOptions, onWritten?: (gzBytes: number) => void): Promise<GzipResult> {
   const input = await open(srcPath, 'r');
   try {
     const output = await open(outPath, 'w', 0o644);
     try {
       const size = (await input.stat()).size || 1;
       const r = await gzipParallel(input, output, {
-        signal: opts.signal, level: opts.level, hash: false, onProgress: (done) => opts.onProgress?.(Math.min(1, done / size)),
+        signal: opts.signal, level: opts.level, hash: false,
+        onProgress: (done, gz) => { onWritten?.(gz); opts.onProgress?.(Math.min(1, done / size)); },
       });
       await output.truncate(r.gzBytes);
       await output.sync();
@@ -104,6 +117,28 @@ async function compressFile(srcPath: string, outPath: string, opts: SnapshotOpti
     }
   } finally {
     await input.close();
+  }
+}
+
+/**
+ * Compresses `srcPath`; with `opts.check`, meanwhile the SQLite checks of the same file run in a worker, and
+ * the written .gz is read back and gunzipped as it grows ({@link followGzipFile}).
+ */
+async function compressAndCheck(srcPath: string, outPath: string, opts: SnapshotOptions): Promise<GzipResult & Pick<SnapshotResult, 'check'>> {
+  if (!opts.check) return compressFile(srcPath, outPath, opts);
+  const check = startSnapshotCheck(srcPath, opts.signal);
+  const follower = followGzipFile(outPath, opts.signal);
+  const cancel = () => { check.cancel(); follower.cancel(); };
+  try {
+    const r = await compressFile(srcPath, outPath, opts, (gz) => follower.written(gz));
+    const digest = follower.end();
+    digest.catch(() => {}); // awaited by the caller
+    // The worker holds the bytes once `read` resolves: after that the temp snapshot may be removed.
+    const read = await check.read;
+    return { ...r, check: { ...read, result: check.result, digest, cancel } };
+  } catch (e) {
+    cancel();
+    throw e;
   }
 }
 
@@ -120,7 +155,7 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
     if (first.header.wal || opts.force === 'wal') {
       attempts++;
       await onlineBackup(dbPath, snapPath);
-      const r = await compressFile(snapPath, outPath, opts);
+      const r = await compressAndCheck(snapPath, outPath, opts);
       return { ...r, method: 'wal', attempts, pauseMs: 0, changeCounter: first.header.changeCounter, sourceMtimeMs: Number(first.mtimeNs / 1000000n) };
     }
     if (!opts.force) {
@@ -131,14 +166,20 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
         let reason = tornReason(before, before);
         if (!reason) {
           if (i === 0) {
-            const r = await compressFile(dbPath, outPath, opts);
-            reason = tornReason(before, await fileState(dbPath));
+            const r = await compressAndCheck(dbPath, outPath, opts);
+            try {
+              reason = tornReason(before, await fileState(dbPath));
+            } catch (e) {
+              r.check?.cancel();
+              throw e;
+            }
             if (!reason) return { ...r, method: 'direct', attempts, pauseMs: 0, changeCounter: before.header.changeCounter, sourceMtimeMs: Number(before.mtimeNs / 1000000n) };
+            r.check?.cancel(); // torn: the worker's bytes are of no use
           } else {
             await copyFile(dbPath, snapPath);
             reason = tornReason(before, await fileState(dbPath));
             if (!reason) {
-              const r = await compressFile(snapPath, outPath, opts);
+              const r = await compressAndCheck(snapPath, outPath, opts);
               return { ...r, method: 'copy', attempts, pauseMs: 0, changeCounter: before.header.changeCounter, sourceMtimeMs: Number(before.mtimeNs / 1000000n) };
             }
           }
@@ -164,7 +205,7 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
         code: 'backup.journal', hint: 'Bitte die Kasse einmal öffnen und schließen, dann erneut sichern.',
       });
     }
-    const r = await compressFile(snapPath, outPath, opts);
+    const r = await compressAndCheck(snapPath, outPath, opts);
     return { ...r, method: 'locked', attempts, pauseMs: Math.round(pauseMs), changeCounter: state.header.changeCounter, sourceMtimeMs: Number(state.mtimeNs / 1000000n) };
   } finally {
     await rm(snapPath, { force: true });
