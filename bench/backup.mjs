@@ -37,6 +37,7 @@ function ours(mode, withWriter = false) {
     const dir = ${JSON.stringify(join(out, 'ours'))};
     rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true });
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     let r;
     if (${JSON.stringify(mode)} === 'compress') {
       r = await snapshotToGzip(${JSON.stringify(db)}, dir + '/out.gz', { tmpDir: dir });
@@ -48,7 +49,8 @@ function ours(mode, withWriter = false) {
       r.gzBytes = r.size;
     }
     const ms = performance.now() - t0;
-    console.log(JSON.stringify({ ms, gzBytes: r.gzBytes, pauseMs: r.pauseMs, method: r.method, maxRssKb: process.resourceUsage().maxRSS }));
+    const cpu = process.cpuUsage(c0);
+    console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, gzBytes: r.gzBytes, pauseMs: r.pauseMs, method: r.method, maxRssKb: process.resourceUsage().maxRSS }));
   `;
   return new Promise((resolve, reject) => {
     let writer;
@@ -76,13 +78,13 @@ function tool(cmd) {
 }
 
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const res = { compress: [], full: [], pigz: [], gzip: [] };
+const res = { compress: [], full: [], pigz: [], gzip: [], compressCpu: [], fullCpu: [] };
 let last = {};
 for (let i = 0; i < runs; i++) {
   const p = tool('pigz -1'); res.pigz.push(p.ms); last.pigz = p;
-  const c = await ours('compress'); res.compress.push(c.ms); last.compress = c;
+  const c = await ours('compress'); res.compress.push(c.ms); res.compressCpu.push(c.cpuMs); last.compress = c;
   const g = tool('gzip -1'); res.gzip.push(g.ms); last.gzip = g;
-  const f = await ours('full'); res.full.push(f.ms); last.full = f;
+  const f = await ours('full'); res.full.push(f.ms); res.fullCpu.push(f.cpuMs); last.full = f;
 }
 const busy = await ours('full', true);
 
@@ -96,8 +98,11 @@ console.log(`\nPOS database: ${(bytes / 1048576).toFixed(1)} MB, ${runs} rounds,
 console.log(`${'contender'.padEnd(34)} ${'speed'.padStart(11)}  ${'ratio'.padStart(10)}  ${'.gz size'.padStart(10)}`);
 console.log(row('pigz -1 (reference)', res.pigz, last.pigz.gzBytes));
 console.log(row('gzip -1', res.gzip, last.gzip.gzBytes));
-console.log(row('kassenwart snapshot + gzip', res.compress, last.compress.gzBytes, `peak RSS ${(last.compress.maxRssKb / 1024).toFixed(0)} MB`));
-console.log(row('kassenwart whole "Datensicherung"', res.full, last.full.gzBytes, `peak RSS ${(last.full.maxRssKb / 1024).toFixed(0)} MB (incl. sql.js verification)`));
+// CPU = user + system time of the whole process (all threads) in core-seconds: on a 2-core machine the wall time
+// cannot drop below about half of it.
+const cpuS = (list) => (median(list) / 1000).toFixed(1);
+console.log(row('kassenwart snapshot + gzip', res.compress, last.compress.gzBytes, `peak RSS ${(last.compress.maxRssKb / 1024).toFixed(0)} MB, CPU ${cpuS(res.compressCpu)} core-s`));
+console.log(row('kassenwart whole "Datensicherung"', res.full, last.full.gzBytes, `peak RSS ${(last.full.maxRssKb / 1024).toFixed(0)} MB (incl. sql.js verification), CPU ${cpuS(res.fullCpu)} core-s`));
 console.log(`\nPOS pause: idle POS ${last.full.pauseMs} ms (method ${last.full.method}); with a writer committing in a loop ${busy.pauseMs} ms (method ${busy.method})`);
 rmSync(join(out, 'ours'), { recursive: true, force: true });
 rmSync(join(out, 'ref.gz'), { force: true });

@@ -9,6 +9,9 @@ import { gzipParallel } from '../../../plugins/backup/dist/src/gzip.js';
 import { selectForDeletion, isoWeekKey } from '../../../plugins/backup/dist/src/retention.js';
 import { parseTimes, nextRun, longestGapMs } from '../../../plugins/backup/dist/src/schedule.js';
 import { newBackupName, BACKUP_NAME } from '../../../plugins/backup/dist/src/store.js';
+import { startSnapshotCheck } from '../../../plugins/backup/dist/src/check.js';
+import { followGzipFile } from '../../../plugins/backup/dist/src/verify.js';
+import { snapshotToGzip } from '../../../plugins/backup/dist/src/snapshot.js';
 import { withDb } from './helpers.js';
 
 describe('backup: building blocks', () => {
@@ -57,6 +60,82 @@ describe('backup: building blocks', () => {
     expect(back.equals(data)).to.equal(true);
     expect(progress.at(-1)).to.equal(data.length);
     expect(progress).to.deep.equal([...progress].sort((x, y) => x - y));
+  });
+
+  it('the SQLite checks in the worker hash exactly the snapshot bytes, count its rows, and refuse a damaged database', async () => {
+    const db = await generatePosDatabase(join(dir, 'check.sqlite'), { sizeMb: 3, seed: 8 });
+    const bytes = await readFile(db.path);
+    const good = startSnapshotCheck(db.path);
+    try {
+      const read = await good.read;
+      expect(read.rawBytes).to.equal(bytes.length);
+      expect(read.rawSha256).to.equal(createHash('sha256').update(bytes).digest('hex'));
+      const counts = await good.result;
+      const expected = await withDb(bytes, (q) => Object.fromEntries(POS_TABLES.map((t) => [t, Number(q(`SELECT count(*) FROM ${t}`)[0][0])])));
+      for (const t of POS_TABLES) expect(counts[t], t).to.equal(expected[t]);
+    } finally {
+      good.cancel();
+    }
+    // a page in the middle of a table b-tree overwritten with garbage: still a SQLite file of the right size
+    bytes.fill(0x41, 4096 * 150, 4096 * 151);
+    await writeFile(join(dir, 'check-bad.sqlite'), bytes);
+    const bad = startSnapshotCheck(join(dir, 'check-bad.sqlite'));
+    let err: any;
+    try { await bad.result; } catch (e) { err = e; } finally { bad.cancel(); }
+    expect(err?.name).to.equal('UserError');
+    expect(err.code).to.equal('backup.verify');
+    // depending on the page hit, integrity_check lists the problems or SQLite calls the file malformed
+    expect(err.message).to.match(/Integritätsprüfung nicht bestanden|keine lesbare SQLite-Datenbank/);
+  });
+
+  it('the read-back of a .gz while it is written gives the digest of the file and its content, and catches a flipped byte or a cut-off file', async () => {
+    const data = Buffer.concat([randomBytes(2 * 1024 * 1024), Buffer.alloc(6 * 1024 * 1024 + 77, 'Salon ')]);
+    await writeFile(join(dir, 'f.bin'), data);
+    const input = await open(join(dir, 'f.bin'), 'r');
+    const output = await open(join(dir, 'f.gz'), 'w');
+    const follower = followGzipFile(join(dir, 'f.gz'));
+    const r = await gzipParallel(input, output, { chunkSize: 1024 * 1024, hash: false, onProgress: (_raw, gz) => follower.written(gz) });
+    await input.close(); await output.close();
+    const d = await follower.end();
+    const gz = await readFile(join(dir, 'f.gz'));
+    expect(d.gzSha256).to.equal(createHash('sha256').update(gz).digest('hex'));
+    expect(d.rawSha256).to.equal(createHash('sha256').update(data).digest('hex'));
+    expect(d.rawBytes).to.equal(data.length);
+    expect(r.gzBytes).to.equal(gz.length);
+
+    const readBack = async (bytes: Buffer) => {
+      await writeFile(join(dir, 'g.gz'), bytes);
+      const f = followGzipFile(join(dir, 'g.gz'));
+      f.written(bytes.length);
+      try { await f.end(); return undefined; } catch (e) { return e as any; }
+    };
+    const flipped = Buffer.from(gz);
+    flipped[Math.floor(gz.length / 2)] ^= 0x10;
+    const e1 = await readBack(flipped);
+    expect(e1?.code).to.equal('backup.verify');
+    expect(e1.message).to.match(/beschädigt/);
+    const e2 = await readBack(gz.subarray(0, gz.length - 1000));
+    expect(e2?.code).to.equal('backup.verify');
+    expect(await readBack(gz)).to.equal(undefined);
+  });
+
+  it('a snapshot with checks: the written .gz gunzips to exactly the bytes the worker checked', async () => {
+    const db = await generatePosDatabase(join(dir, 'snap.sqlite'), { sizeMb: 5, seed: 6 });
+    const out = join(dir, 'snap.gz');
+    const snap = await snapshotToGzip(db.path, out, { tmpDir: dir, check: true });
+    try {
+      const [digest, counts] = await Promise.all([snap.check!.digest, snap.check!.result]);
+      const raw = spawnSync('gzip', ['-dc', out], { maxBuffer: 1 << 26 }).stdout;
+      const rawSha = createHash('sha256').update(raw).digest('hex');
+      expect(rawSha).to.equal(createHash('sha256').update(await readFile(db.path)).digest('hex'));
+      expect(snap.check!.rawSha256).to.equal(rawSha);
+      expect(digest.rawSha256).to.equal(rawSha);
+      expect(digest.gzSha256).to.equal(createHash('sha256').update(await readFile(out)).digest('hex'));
+      expect(digest.rawBytes).to.equal(snap.rawBytes);
+      expect(counts.receipts).to.equal(db.counts.receipts);
+    } finally {
+      snap.check!.cancel();
+    }
   });
 
   it('retention keeps every backup of the newest days, the newest per week and month, and always the newest verified backup', () => {
