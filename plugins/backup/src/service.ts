@@ -69,7 +69,7 @@ function demoSizeMb(): number {
  * row counts on the snapshot bytes must both pass. The gunzipped SHA-256 and length must equal the
  * snapshot's: the backup is then byte-identical to a database that passed the checks. Throws a VerifyError.
  */
-async function verifyWritten(tmp: string, snap: SnapshotResult, signal: AbortSignal): Promise<VerifyResult> {
+export async function verifyWritten(tmp: string, snap: SnapshotResult, signal: AbortSignal): Promise<VerifyResult> {
   const check = snap.check;
   if (!check) throw new Error('snapshot taken without its checks');
   try {

@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { generatePosDatabase } from '../../../plugins/backup/dist/src/posdb.js';
+import { snapshotToGzip } from '../../../plugins/backup/dist/src/snapshot.js';
+import { verifyWritten } from '../../../plugins/backup/dist/src/service.js';
 import { makeService, testJob, withDb, startWriter, writerInvariant, dumpTables, PYTHON } from './helpers.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -179,6 +181,38 @@ os._exit(9)`, crashed]);
     expect(err?.name).to.equal('UserError');
     expect(err.message).to.equal(`Die Kassendatenbank wurde nicht gefunden: ${join(dir, 'nope.sqlite')}`);
     expect(err.hint).to.match(/Einstellungen/);
+  });
+
+  it('refuses a .gz that gunzips fine when it is not the snapshot that passed the checks (one row differs)', async () => {
+    const pair = join(dir, 'pair');
+    const a = join(pair, 'a.sqlite');
+    const b = join(pair, 'b.sqlite');
+    await generatePosDatabase(a, { sizeMb: 2, seed: 21 });
+    await copyFile(a, b);
+    const r = spawnSync(PYTHON, ['-c', `import sqlite3,sys
+c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE customers SET last_name=upper(last_name) WHERE id=1"); c.commit()`, b]);
+    expect(r.status, String(r.stderr)).to.equal(0);
+    expect((await stat(b)).size).to.equal((await stat(a)).size); // same size: only the SHA-256 tells them apart
+    expect(sha(await readFile(b))).not.to.equal(sha(await readFile(a)));
+    const sa = await snapshotToGzip(a, join(pair, 'a.gz'), { tmpDir: pair, check: true });
+    const sb = await snapshotToGzip(b, join(pair, 'b.gz'), { tmpDir: pair, check: true });
+    const signal = new AbortController().signal;
+    try {
+      // the written .gz of A (a valid backup of A) judged against the checks the worker ran on B
+      let err: any;
+      try { await verifyWritten(join(pair, 'a.gz'), { ...sa, check: { ...sb.check!, digest: sa.check!.digest } }, signal); } catch (e) { err = e; }
+      expect(err?.name).to.equal('UserError');
+      expect(err.code).to.equal('backup.verify');
+      expect(err.message).to.match(/weicht vom gelesenen Datenbankstand ab/);
+      // the right pair passes, with the hashes of the real files
+      const ok = await verifyWritten(join(pair, 'a.gz'), sa, signal);
+      expect(ok.rawSha256).to.equal(sha(await readFile(a)));
+      expect(ok.gzSha256).to.equal(sha(await readFile(join(pair, 'a.gz'))));
+      expect(ok.counts.customers).to.be.greaterThan(0);
+    } finally {
+      sa.check!.cancel();
+      sb.check!.cancel();
+    }
   });
 
   it('a damaged POS database never yields a backup', async () => {
