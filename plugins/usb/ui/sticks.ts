@@ -5,18 +5,10 @@
  */
 import { html, css, nothing } from 'lit';
 import { KwPanel, api, ApiError } from 'kassenwart/sdk/ui';
+import type { StickInfo as ServerStickInfo } from '../src/stick.js';
 
-interface StickInfo {
-  path: string;
-  format: string;
-  formatConfirmed: boolean;
-  readOnly: boolean;
-  tse: boolean;
-  sizeBytes?: number;
-  freeBytes?: number;
-  usable: boolean;
-  reason?: string;
-}
+/** A stick as the route /api/ext/usb/sticks reports it (the server-side type; erased in the browser). */
+type StickInfo = Pick<ServerStickInfo, 'path' | 'format' | 'formatConfirmed' | 'readOnly' | 'tse' | 'sizeBytes' | 'freeBytes' | 'usable' | 'reason'>;
 
 interface SticksView {
   mediaRoot: string;
