@@ -37,12 +37,14 @@ export class VerifyError extends UserError {
 }
 
 /** Gunzips `gzPath` into memory, hashing both sides. */
-async function gunzipFile(gzPath: string, sizeHint: number | undefined, signal?: AbortSignal) {
+/**
+ * Streams `gzPath` through gunzip (1 MiB chunks), hashing the .gz bytes and the unpacked bytes, and hands
+ * each unpacked chunk to `onRaw`. Every gzip member's CRC-32 and length are checked by gunzip.
+ */
+async function streamGunzip(gzPath: string, signal: AbortSignal | undefined, onRaw: (c: Buffer) => void) {
   const gzHash = createHash('sha256');
   const rawHash = createHash('sha256');
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let pre: Buffer | undefined = sizeHint ? Buffer.allocUnsafe(sizeHint) : undefined;
+  let rawBytes = 0;
   const src = createReadStream(gzPath, { highWaterMark: 1024 * 1024, signal });
   src.on('data', (d) => gzHash.update(d as Buffer));
   const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
@@ -50,15 +52,27 @@ async function gunzipFile(gzPath: string, sizeHint: number | undefined, signal?:
   src.pipe(gunzip);
   for await (const c of gunzip as AsyncIterable<Buffer>) {
     rawHash.update(c);
+    rawBytes += c.length;
+    onRaw(c);
+  }
+  return { gzSha256: gzHash.digest('hex'), rawSha256: rawHash.digest('hex'), rawBytes };
+}
+
+/** Gunzips a whole file into memory (one buffer of `sizeHint` bytes when the size is known). */
+async function gunzipFile(gzPath: string, sizeHint: number | undefined, signal?: AbortSignal) {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let pre: Buffer | undefined = sizeHint ? Buffer.allocUnsafe(sizeHint) : undefined;
+  const digest = await streamGunzip(gzPath, signal, (c) => {
     if (pre && total + c.length <= pre.length) c.copy(pre, total);
     else {
       if (pre) { chunks.push(pre.subarray(0, total)); pre = undefined; }
       chunks.push(c);
     }
     total += c.length;
-  }
+  });
   const raw = pre ? pre.subarray(0, total) : Buffer.concat(chunks, total);
-  return { raw, rawSha256: rawHash.digest('hex'), gzSha256: gzHash.digest('hex') };
+  return { raw, rawSha256: digest.rawSha256, gzSha256: digest.gzSha256 };
 }
 
 /** SHA-256 and length of a .gz file and of its gunzipped content, streamed (nothing held in memory). */
@@ -74,24 +88,12 @@ export interface GzipDigest {
  * readable .gz.
  */
 export async function digestGzipFile(gzPath: string, signal?: AbortSignal): Promise<GzipDigest> {
-  const gzHash = createHash('sha256');
-  const rawHash = createHash('sha256');
-  let rawBytes = 0;
   try {
-    const src = createReadStream(gzPath, { highWaterMark: 1024 * 1024, signal });
-    src.on('data', (d) => gzHash.update(d as Buffer));
-    const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
-    src.on('error', (e) => gunzip.destroy(e));
-    src.pipe(gunzip);
-    for await (const c of gunzip as AsyncIterable<Buffer>) {
-      rawHash.update(c);
-      rawBytes += c.length;
-    }
+    return await streamGunzip(gzPath, signal, () => {});
   } catch (e) {
     throwIfAborted(signal);
     throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
   }
-  return { gzSha256: gzHash.digest('hex'), rawSha256: rawHash.digest('hex'), rawBytes };
 }
 
 /** Reads a .gz file back while it is being written; see {@link followGzipFile}. */
