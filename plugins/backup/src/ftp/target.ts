@@ -124,6 +124,27 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
     return c;
   };
 
+  /**
+   * Runs `fn` on a new connection inside the remote backup folder (returns `absent` when the folder does not
+   * exist); errors become German UserErrors, the connection is always closed.
+   */
+  const inRemoteFolder = async <T>(signal: AbortSignal | undefined, fn: (client: Client, s: FtpSettings) => Promise<T>, absent: T): Promise<T> => {
+    const s = settingsOrThrow();
+    let session: FtpSession | undefined;
+    try {
+      session = await openSession(s, signal);
+      const client = session.client;
+      if (!(await step('folder', () => enterDir(client, s, false)))) return absent;
+      return await fn(client, s);
+    } catch (e) {
+      if (signal?.aborted) throw new CancelledError();
+      if (e instanceof UserError) throw e;
+      throw (await toUserError(e, s)).error;
+    } finally {
+      session?.close();
+    }
+  };
+
   /** Best effort: removes a remote file on a new short-lived connection. */
   const removeQuietly = async (s: FtpSettings, name: string): Promise<'removed' | 'absent' | 'failed'> => {
     let session: FtpSession | undefined;
@@ -335,41 +356,17 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
     },
 
     async list(signal?: AbortSignal): Promise<StoredBackup[]> {
-      const s = settingsOrThrow();
-      let session: FtpSession | undefined;
-      try {
-        session = await openSession(s, signal);
-        const client = session.client;
-        if (!(await step('folder', () => enterDir(client, s, false)))) return [];
+      return inRemoteFolder(signal, async (client) => {
         const entries = await step('list', () => client.list());
         return entries
           .filter((f) => f.isFile && isBackupName(f.name))
           .sort((a, b) => newestFirst(a.name, b.name))
           .map((f) => ({ name: f.name, size: f.size, modifiedAt: f.modifiedAt?.toISOString() }));
-      } catch (e) {
-        if (signal?.aborted) throw new CancelledError();
-        if (e instanceof UserError) throw e;
-        throw (await toUserError(e, s)).error;
-      } finally {
-        session?.close();
-      }
+      }, []);
     },
 
     async prune(keep: number, signal?: AbortSignal): Promise<string[]> {
-      const s = settingsOrThrow();
-      let session: FtpSession | undefined;
-      try {
-        session = await openSession(s, signal);
-        const client = session.client;
-        if (!(await step('folder', () => enterDir(client, s, false)))) return [];
-        return await prune(client, s, keep, undefined, (m) => ctx.logger.info(m));
-      } catch (e) {
-        if (signal?.aborted) throw new CancelledError();
-        if (e instanceof UserError) throw e;
-        throw (await toUserError(e, s)).error;
-      } finally {
-        session?.close();
-      }
+      return inRemoteFolder(signal, (client, s) => prune(client, s, keep, undefined, (m) => ctx.logger.info(m)), []);
     },
   };
   return target;
