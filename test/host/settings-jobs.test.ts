@@ -134,16 +134,12 @@ describe('settings and jobs', function () {
   });
 
   it('checks per-setting roles on the server', async function () {
-    expect(host.cli(['users', 'add', 'kasse', '--role', 'operator', '--password-stdin'], 'Kasse-Passwort-1\n').status).to.equal(0);
-    const login = await fetch(host.url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'kasse', password: 'Kasse-Passwort-1' }) });
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
-    const { csrfToken } = await login.json() as { csrfToken: string };
-    const put = (body: unknown) => fetch(host.url + '/api/settings/conf', { method: 'PUT', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await put({ mode: 'X' })).status).to.equal(200);
-    const denied = await put({ path: '/media/usb2' });
+    const kasse = await host.asUser({ name: 'kasse', password: 'Kasse-Passwort-1', role: 'operator' });
+    expect((await kasse.api('PUT', '/api/settings/conf', { mode: 'X' })).status).to.equal(200);
+    const denied = await kasse.api('PUT', '/api/settings/conf', { path: '/media/usb2' });
     expect(denied.status).to.equal(403);
-    expect(((await denied.json()) as { error: { message: string } }).error.message).to.match(/nur ein Techniker/);
-    const tech = await fetch(host.url + '/api/actions/conf.tech', { method: 'POST', headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' }, body: '{}' });
+    expect(denied.body.error.message).to.match(/nur ein Techniker/);
+    const tech = await kasse.api('POST', '/api/actions/conf.tech', {});
     expect(tech.status).to.equal(403);
   });
 

@@ -55,6 +55,46 @@ export interface JobView {
   [k: string]: unknown;
 }
 
+/** A signed-in session: requests carry its cookie, CSRF token and the host's Origin. */
+export interface SessionClient {
+  /** The signed-in user. */
+  user: { name: string; role: 'operator' | 'technician' };
+  /** A raw fetch in this session, e.g. for server-sent events. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Calls the API in this session; the body is parsed as JSON when it is JSON. */
+  api<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
+}
+
+/** Signs in over HTTP and returns a client for that session (throws unless the login answers 200). */
+export async function signIn(url: string, name: string, password: string): Promise<SessionClient> {
+  const login = await fetch(url + '/api/auth/login', {
+    method: 'POST', headers: { 'content-type': 'application/json', origin: url }, body: JSON.stringify({ name, password }),
+  });
+  if (login.status !== 200) throw new Error(`login of ${name} failed: ${login.status} ${await login.text()}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+  const { csrfToken, user } = (await login.json()) as { csrfToken: string; user: SessionClient['user'] };
+  const withSession = (init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set('cookie', cookie);
+    headers.set('x-csrf-token', csrfToken);
+    headers.set('origin', url);
+    return { ...init, headers };
+  };
+  return {
+    user,
+    fetch: (path, init) => fetch(url + path, withSession(init)),
+    async api(method, path, body) {
+      const init = withSession({ method, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (body !== undefined) (init.headers as Headers).set('content-type', 'application/json');
+      const res = await fetch(url + path, init);
+      const text = await res.text();
+      let parsed: any = text;
+      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+  };
+}
+
 export interface TestHost {
   /** Base URL, e.g. http://127.0.0.1:39123 */
   url: string;
@@ -67,6 +107,8 @@ export interface TestHost {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Calls the API as the signed-in technician (cookie and CSRF header added). */
   api<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
+  /** Creates a user with the CLI (unless it exists) and signs them in: a client acting as that user. */
+  asUser(user: { name: string; password: string; role: 'operator' | 'technician' }): Promise<SessionClient>;
   /** Starts an action and waits until its job has finished; returns the final job. */
   runAction(actionId: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<JobView>;
   /** Waits for a job to finish. */
@@ -124,8 +166,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   let child!: ChildProcess;
   let out = '';
   let url = '';
-  let cookie = '';
-  let csrf = '';
+  let session!: SessionClient;
 
   const launch = async () => {
     out = '';
@@ -147,13 +188,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
       child.stdout!.on('data', check);
       child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`host exited with ${code}:\n${out}`)); });
     });
-    const login = await fetch(url + '/api/auth/login', {
-      method: 'POST', headers: { 'content-type': 'application/json', origin: url },
-      body: JSON.stringify({ name: user.name, password: user.password }),
-    });
-    if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
-    cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
-    csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
+    session = await signIn(url, user.name, user.password);
   };
   await launch();
 
@@ -167,21 +202,15 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
     dataDir,
     get process() { return child; },
     output: () => out,
-    fetch(path, init = {}) {
-      const headers = new Headers(init.headers);
-      headers.set('cookie', cookie);
-      headers.set('x-csrf-token', csrf);
-      headers.set('origin', url);
-      return fetch(url + path, { ...init, headers });
-    },
-    async api(method, path, body) {
-      const headers: Record<string, string> = { cookie, 'x-csrf-token': csrf, origin: url };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await res.text();
-      let parsed: any = text;
-      try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
-      return { status: res.status, body: parsed, headers: res.headers };
+    fetch: (path, init) => session.fetch(path, init),
+    api: (method, path, body) => session.api(method, path, body),
+    async asUser(u) {
+      const list = await host.cliAsync(['users', 'list', '--json']);
+      if (!list.stdout.includes(`"${u.name}"`)) {
+        const r = await host.cliAsync(['users', 'add', u.name, '--role', u.role, '--password-stdin'], u.password + '\n');
+        if (r.status !== 0) throw new Error(`users add ${u.name} failed (${r.status}): ${r.stderr || r.stdout}`);
+      }
+      return signIn(url, u.name, u.password);
     },
     async waitForJob(jobId, timeoutMs = 300_000) {
       const end = Date.now() + timeoutMs;

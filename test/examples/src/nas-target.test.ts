@@ -18,7 +18,7 @@ import { KASSENWART_BIN, startTestHost, type JobView, type TestHost } from 'kass
 import { createNasTarget, NAS_TARGET_ID } from '../../../examples/nas-target/dist/src/index.js';
 import { removeDir, tempDir } from '../../support/dist/tmp.js';
 import { startFtpServer, type FtpServer } from '../../support/dist/vsftpd.js';
-import { launchBrowser, newPage, screenshot } from '../../support/dist/browser.js';
+import { launchBrowser, newPage, signInPage, screenshot } from '../../support/dist/browser.js';
 
 const PLUGIN_DIR = fileURLToPath(new URL('../../../examples/nas-target', import.meta.url));
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -293,14 +293,8 @@ describe('example nas-target: its panel on the settings page (real host, headles
 
     const browser = await launchBrowser();
     try {
-      const { page, problems } = await newPage(browser, { baseURL: host!.url });
-      await page.goto('/');
-      const login = await page.evaluate(async (u) => (await fetch('/api/auth/login', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(u),
-      })).status, user);
-      expect(login).to.equal(200);
-      await page.goto('/#/einstellungen');
-      await page.reload();
+      const { context, page, problems } = await newPage(browser, { baseURL: host!.url });
+      await signInPage(context, page, host!.url, user, '#/einstellungen');
       const panel = page.locator('nas-target-backups');
       const row = panel.locator(`tr[data-name="${name}"]`);
       await row.waitFor({ timeout: 30_000 });

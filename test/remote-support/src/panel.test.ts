@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
 import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
-import { launchBrowser, newPage, screenshot } from '../../support/dist/browser.js';
+import { launchBrowser, newPage, signInPage, screenshot } from '../../support/dist/browser.js';
 import { createStandin, type Standin } from './standin.js';
 
 describe('remote-support panel in headless Chromium (stand-in for RustDesk)', function () {
@@ -29,9 +29,7 @@ describe('remote-support panel in headless Chromium (stand-in for RustDesk)', fu
   it('shows the ID in large digits, the support helper, the PC check, and lets the technician set the password', async () => {
     const { context, page, problems } = await newPage(browser, { baseURL: host.url });
     try {
-      const login = await context.request.post('/api/auth/login', { data: user, headers: { origin: host.url } });
-      expect(login.status()).to.equal(200);
-      await page.goto('/#/wartung');
+      await signInPage(context, page, host.url, user, '#/wartung');
       const panel = page.locator('kw-remote-support');
       const id = panel.locator('[data-field="id"]');
       await id.waitFor({ timeout: 30_000 });
@@ -73,8 +71,7 @@ describe('remote-support panel in headless Chromium (stand-in for RustDesk)', fu
     await sd.set({ behaviour: { 'get-id': 'noadmin' } });
     const { context, page } = await newPage(browser, { baseURL: host.url });
     try {
-      await context.request.post('/api/auth/login', { data: user, headers: { origin: host.url } });
-      await page.goto('/#/wartung');
+      await signInPage(context, page, host.url, user, '#/wartung');
       const p = page.locator('kw-remote-support [data-field="id-problem"]');
       await p.waitFor({ timeout: 30_000 });
       expect(await p.textContent()).to.contain('Administratorrechten');

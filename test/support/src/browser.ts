@@ -74,3 +74,15 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * Signs a page's context in through the API (the session cookie lands in the context), then opens `hash`
+ * (e.g. "#/wartung"). For tests whose subject is a panel, not the login form (the UI tests cover that).
+ */
+export async function signInPage(
+  context: BrowserContext, page: Page, baseURL: string, user: { name: string; password: string }, hash: string,
+): Promise<void> {
+  const login = await context.request.post('/api/auth/login', { data: user, headers: { origin: baseURL } });
+  if (login.status() !== 200) throw new Error(`login of ${user.name} failed: ${login.status()} ${await login.text()}`);
+  await page.goto('/' + hash);
+}

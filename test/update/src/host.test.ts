@@ -110,21 +110,13 @@ describe('update: a release of this repository, published with `kassenwart relea
   });
 
   it('a salon owner (operator) may press "Updatecheck" but not change feed, channel or keys', async () => {
-    const op = { name: 'salon', password: 'Salon-' + Math.random().toString(36).slice(2) + '!' };
-    const added = host!.cli(['users', 'add', op.name, '--role', 'operator', '--password-stdin'], op.password + '\n');
-    expect(added.status, added.stderr).to.equal(0);
-    const login = await fetch(host!.url + '/api/auth/login', {
-      method: 'POST', headers: { 'content-type': 'application/json', origin: host!.url }, body: JSON.stringify(op),
-    });
-    expect(login.status).to.equal(200);
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
-    const csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
-    const headers = { cookie, 'x-csrf-token': csrf, origin: host!.url, 'content-type': 'application/json' };
-    const put = await fetch(host!.url + '/api/settings/update', { method: 'PUT', headers, body: JSON.stringify({ feedUrl: 'http://127.0.0.1:1/evil.json' }) });
+    const salon = await host!.asUser({ name: 'salon', password: 'Salon-' + Math.random().toString(36).slice(2) + '!', role: 'operator' });
+    expect(salon.user.role).to.equal('operator');
+    const put = await salon.api('PUT', '/api/settings/update', { feedUrl: 'http://127.0.0.1:1/evil.json' });
     expect(put.status).to.equal(403);
-    const start = await fetch(host!.url + '/api/actions/update.check', { method: 'POST', headers, body: JSON.stringify({ params: {} }) });
+    const start = await salon.api('POST', '/api/actions/update.check', { params: {} });
     expect(start.status).to.equal(202);
-    const job = await host!.waitForJob(((await start.json()) as { job: { id: string } }).job.id);
+    const job = await host!.waitForJob((start.body as { job: { id: string } }).job.id);
     expect(job.result?.message).to.equal('Kein Update notwendig!');
     const settings = await host!.api('GET', '/api/settings/update');
     expect(settings.body.values.feedUrl).to.equal(server.url + '/index.json');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
-import { launchBrowser, newPage, screenshot } from '../../support/dist/browser.js';
+import { launchBrowser, newPage, signInPage, screenshot } from '../../support/dist/browser.js';
 import { makeHarness, type Harness } from './harness.js';
 
 const DAY = 86_400_000;
@@ -44,14 +44,8 @@ describe('update: "Updatecheck" and the history panel in the admin UI (Chromium)
   it('shows the last update and the changes newest first, reminds after a month, and "Updatecheck" answers "Kein Update notwendig!"', async () => {
     const browser = await launchBrowser();
     try {
-      const { page, problems } = await newPage(browser, { baseURL: host!.url });
-      await page.goto('/');
-      const login = await page.evaluate(async (u) => (await fetch('/api/auth/login', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(u),
-      })).status, user);
-      expect(login).to.equal(200);
-      await page.goto('/#/wartung');
-      await page.reload();
+      const { context, page, problems } = await newPage(browser, { baseURL: host!.url });
+      await signInPage(context, page, host!.url, user, '#/wartung');
       const panel = page.locator('kw-update-history');
       await panel.locator('[data-testid="update"]').first().waitFor({ timeout: 30_000 });
       expect(await panel.locator('[data-testid="last-update"]').innerText()).to.match(/^Letztes Update: \d\d\.\d\d\.\d{4}, Version 0\.9\.0$/);

@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { startTestHost, type TestHost, type JobView } from 'kassenwart/sdk/testing';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { startFtpServer, type FtpServer } from '../../support/dist/vsftpd.js';
-import { launchBrowser, newPage, screenshot } from '../../support/dist/browser.js';
+import { launchBrowser, newPage, signInPage, screenshot } from '../../support/dist/browser.js';
 import { makeImage, makeStickDir, sha256, writeMounts } from './fixtures.js';
 
 interface TargetResult { target: string; status: 'sent' | 'skipped' | 'failed'; message: string; location?: string }
@@ -205,15 +205,8 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
     ]);
     const browser = await launchBrowser();
     try {
-      const { page, problems } = await newPage(browser, { baseURL: host!.url });
-      await page.goto('/');
-      const login = await page.evaluate(async (u) => {
-        const r = await fetch('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(u) });
-        return r.status;
-      }, user);
-      expect(login).to.equal(200);
-      await page.goto('/#/einstellungen');
-      await page.reload();
+      const { context, page, problems } = await newPage(browser, { baseURL: host!.url });
+      await signInPage(context, page, host!.url, user, '#/einstellungen');
       const panel = page.locator('kw-usb-sticks');
       await panel.locator('tr[data-path]').first().waitFor({ timeout: 30_000 });
       const row0 = panel.locator(`tr[data-path="${usb0}"]`);
@@ -237,25 +230,15 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
   });
 
   it('a salon owner (operator) may set 01.1 and 01.2 and eject the stick, but not the retention count', async () => {
-    const op = { name: 'salon', password: 'Salon-' + Math.random().toString(36).slice(2) };
-    const added = host!.cli(['users', 'add', op.name, '--role', 'operator', '--password-stdin'], op.password + '\n');
-    expect(added.status, added.stderr).to.equal(0);
-    const login = await fetch(host!.url + '/api/auth/login', {
-      method: 'POST', headers: { 'content-type': 'application/json', origin: host!.url }, body: JSON.stringify(op),
-    });
-    expect(login.status).to.equal(200);
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const call = (method: string, path: string, body?: unknown) => fetch(host!.url + path, {
-      method, body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { cookie, 'x-csrf-token': csrfToken, origin: host!.url, 'content-type': 'application/json' },
-    });
+    const salon = await host!.asUser({ name: 'salon', password: 'Salon-' + Math.random().toString(36).slice(2), role: 'operator' });
+    expect(salon.user.role).to.equal('operator');
+    const call = (method: string, path: string, body?: unknown) => salon.api(method, path, body);
     expect((await call('PUT', '/api/settings/usb', { mode: 'D', path: usb0 })).status).to.equal(200);
     expect((await call('PUT', '/api/settings/usb', { keep: 3 })).status).to.equal(403);
     expect((await call('GET', '/api/ext/usb/sticks')).status).to.equal(200);
     const started = await call('POST', '/api/actions/usb.eject', { params: {} });
     expect(started.status).to.equal(202);
-    const job = await host!.waitForJob(((await started.json()) as { job: { id: string } }).job.id);
+    const job = await host!.waitForJob((started.body as { job: { id: string } }).job.id);
     expect(job.state).to.equal('succeeded');
   });
 
