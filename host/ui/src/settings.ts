@@ -7,7 +7,7 @@
 import { LitElement, html, css, nothing } from 'lit';
 import { api, ApiError, kwStyles, type SettingsEntry, type Job } from 'kassenwart/sdk/ui';
 import { fetchPanels } from './panels.js';
-import { actionGridStyles, lastJobsByAction, renderActions } from './maintenance.js';
+import { JOB_FINISHED_EVENT, actionGridStyles, lastJobsByAction, renderActions } from './maintenance.js';
 import { hasRole, type ActionInfo, type PanelInfo, type Role } from './state.js';
 import type { SettingSchema } from 'kassenwart/sdk';
 
@@ -312,6 +312,8 @@ class KwSettings extends LitElement {
     this.error = '';
     this.loaded = false;
     this.addEventListener('kw-setting-saved', (e) => void this.reload((e as CustomEvent).detail.plugin));
+    // an action on this page finished: its "Zuletzt" line shows the new run, as on the maintenance page
+    this.addEventListener(JOB_FINISHED_EVENT, () => void lastJobsByAction().then((j) => { this.lastJobs = j; }, () => {}));
   }
 
   override connectedCallback() {
