@@ -9,7 +9,7 @@
  * and declares `"dependencies": { "backup": "^1.0.0" }` and `"activationEvents": ["onExtensionPoint:backup.targets"]`.
  */
 import { createExtensionPoint } from 'kassenwart/sdk';
-import type { SettingSchema } from 'kassenwart/sdk';
+import type { ActionResult, JobContext, SettingSchema } from 'kassenwart/sdk';
 
 /** A finished, verified local backup that a target is asked to store. */
 export interface BackupFile {
@@ -109,3 +109,34 @@ export const backupPoliciesExtensionPoint = createExtensionPoint<BackupTargetPol
 
 /** Id of the FTP target the backup plugin contributes itself. */
 export const FTP_TARGET_ID = 'backup.ftp';
+
+/**
+ * Told about every new verified local backup ("Datensicherung", the 07:00/21:00 schedule, the safety backup of a
+ * restore), e.g. so the cloud plugin can queue an off-site copy. Called after the file is in place; a listener
+ * must return quickly (queue long work) and its failures are only logged.
+ */
+export interface BackupListener {
+  /** Unique id, prefixed with the contributing plugin id. */
+  id: string;
+  /** `kind`: "manual", "schedule", "catch-up", "send", "safety", … (what made the backup). */
+  backupCreated(file: BackupFile, kind: string): void;
+}
+
+/** The extension point for backup listeners. */
+export const backupListenersExtensionPoint = createExtensionPoint<BackupListener>({ id: 'backup.listeners' });
+
+/** What a restore from a file is told and expected to know (a subset of the running job). */
+export type RestoreJob = Pick<JobContext, 'signal' | 'progress' | 'log' | 'trigger'>;
+
+/**
+ * Restore hand-off, offered by the backup plugin itself (its one contribution to "backup.restorer"): restores
+ * a backup .gz that is not in the local backup folder, e.g. one downloaded from off-site storage. Exactly like
+ * "Sicherung wiederherstellen": verify (integrity_check, row counts, `expectSha256` when given), safety backup
+ * of the current database, atomic replace. Call it from inside an exclusive action.
+ */
+export interface BackupRestorer {
+  restoreFile(path: string, options: { label: string; expectSha256?: string }, job: RestoreJob): Promise<ActionResult>;
+}
+
+/** The extension point the backup plugin offers its restorer through (read it with `.all()[0]`). */
+export const backupRestorerExtensionPoint = createExtensionPoint<BackupRestorer>({ id: 'backup.restorer' });

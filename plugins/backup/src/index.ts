@@ -3,7 +3,7 @@
  * "Backup an FTP" to every contributed backup target, restore, and the status panel's route.
  */
 import { inject, injectable, TOKENS, isUserError, type Plugin, type PluginContext, type JobContext, type ActionResult } from 'kassenwart/sdk';
-import { backupPoliciesExtensionPoint, backupTargetsExtensionPoint } from './api.js';
+import { backupListenersExtensionPoint, backupPoliciesExtensionPoint, backupRestorerExtensionPoint, backupTargetsExtensionPoint } from './api.js';
 import { createFtpTarget } from './ftp/target.js';
 import { BackupService } from './service.js';
 
@@ -14,12 +14,14 @@ export default class BackupPlugin implements Plugin {
   constructor(@inject(TOKENS.Context) private readonly ctx: PluginContext) {
     const targets = ctx.extensionPoint(backupTargetsExtensionPoint);
     const policies = ctx.extensionPoint(backupPoliciesExtensionPoint);
+    const listeners = ctx.extensionPoint(backupListenersExtensionPoint);
     this.service = new BackupService({
       dataDir: ctx.dataDir,
       settings: ctx.settings,
       logger: ctx.logger,
       targets: () => targets.all(),
       policies: () => policies.all(),
+      listeners: () => listeners.all(),
     });
   }
 
@@ -45,6 +47,9 @@ export default class BackupPlugin implements Plugin {
     ctx.registerAction('backup.restore', recording('backup.restore', (job) => service.restore(job)));
 
     ctx.extensionPoint(backupTargetsExtensionPoint).register(createFtpTarget(ctx));
+    ctx.extensionPoint(backupRestorerExtensionPoint).register({
+      restoreFile: (path, options, job) => service.restoreFile(path, options.label, options.expectSha256 ? { gzSha256: options.expectSha256 } : {}, job),
+    });
 
     ctx.registerRoute('GET', '/status', (req) => service.status(req.user));
   }

@@ -12,10 +12,10 @@ import {
   UserError, isUserError, fsyncDir, writeFileAtomic, throwIfAborted,
   type ActionResult, type JobContext, type Logger, type SettingsView, type Contribution,
 } from 'kassenwart/sdk';
-import type { BackupFile, BackupTarget, BackupTargetPolicy } from './api.js';
+import type { BackupFile, BackupListener, BackupTarget, BackupTargetPolicy, RestoreJob } from './api.js';
 import { generatePosDatabase } from './posdb.js';
 import { checkSource, snapshotToGzip, type SnapshotMethod, type SnapshotResult } from './snapshot.js';
-import { verifyBackupFile, VerifyError, type VerifyResult } from './verify.js';
+import { verifyBackupFile, VerifyError, type VerifyExpect, type VerifyResult } from './verify.js';
 import {
   BACKUP_NAME, TMP_PREFIX, cleanupLeftovers, deleteBackup, listBackups, newBackupName, toBackupFile, writeManifest,
   type BackupManifest, type LocalBackup,
@@ -35,6 +35,8 @@ export interface BackupEnv {
   logger: Logger;
   targets(): Contribution<BackupTarget>[];
   policies(): Contribution<BackupTargetPolicy>[];
+  /** Told about every new local backup (optional). */
+  listeners?(): Contribution<BackupListener>[];
 }
 
 /** Result of one target in "Backup an FTP". */
@@ -218,6 +220,9 @@ export class BackupService {
       const pruned = kind === 'safety' ? [] : await this.prune();
       if (pruned.length) job.log.info(`Alte Sicherungen entfernt: ${pruned.join(', ')}`);
       await this.recordSuccess(LOCAL_TARGET_ID, 'Lokal (Kassenserver)', { at: manifest.createdAt, backup: name, location: finalPath, message: 'Datenbank gesichert' });
+      for (const l of this.env.listeners?.() ?? []) {
+        try { l.value.backupCreated(toBackupFile(backup), kind); } catch (e) { this.env.logger.warn(`listener ${l.value.id} failed: ${e instanceof Error ? e.message : String(e)}`); }
+      }
       job.progress(100, 'Datenbank gesichert');
       return {
         backup,
@@ -405,12 +410,21 @@ export class BackupService {
     }
     const chosen = (await listBackups(this.backupDir)).find((b) => b.name === name);
     if (!chosen) throw new UserError(`Die Sicherung ${name} wurde im Sicherungsordner nicht gefunden.`, { code: 'backup.restore-missing' });
+    const m = chosen.manifest;
+    return this.restoreFile(chosen.path, name, m ? { gzSha256: m.sha256, rawSha256: m.rawSha256, rawBytes: m.rawBytes, counts: m.counts } : {}, job);
+  }
+
+  /**
+   * Restores any verified-here .gz (a local backup, or one fetched from off-site storage through the
+   * published `BackupRestorer`): verify, safety backup, atomic replace. `label` names it in messages.
+   */
+  async restoreFile(path: string, name: string, expect: VerifyExpect, job: RestoreJob): Promise<ActionResult> {
+    await this.start();
     const db = this.posPath;
     await this.assertPosClosed(db);
 
     job.progress(5, 'Gewählte Sicherung wird geprüft …');
-    const m = chosen.manifest;
-    const verified = await verifyBackupFile(chosen.path, m ? { gzSha256: m.sha256, rawSha256: m.rawSha256, rawBytes: m.rawBytes, counts: m.counts } : {}, job.signal);
+    const verified = await verifyBackupFile(path, expect, job.signal);
 
     let safety: string | undefined;
     let dbExists = true;
@@ -428,7 +442,7 @@ export class BackupService {
     const tmp = join(dirname(db), `${TMP_PREFIX}${basename(db)}.restore.${process.pid}.${randomBytes(4).toString('hex')}`);
     try {
       // flush: fsync before the stream closes, so the rename below only ever exposes complete data.
-      await pipeline(createReadStream(chosen.path), createGunzip(), createWriteStream(tmp, { mode: 0o644, flush: true }), { signal: job.signal });
+      await pipeline(createReadStream(path), createGunzip(), createWriteStream(tmp, { mode: 0o644, flush: true }), { signal: job.signal });
       // What lands on disk must be exactly what was verified.
       const hash = createHash('sha256');
       await pipeline(createReadStream(tmp), hash);
