@@ -45,6 +45,10 @@ export function translateS3Error(e: unknown, where: { endpoint: string; bucket: 
     return new UserError('Die Uhrzeit des Kassenservers weicht zu stark von der des Cloud-Speichers ab; der Speicher lehnt die Anfrage ab.',
       opts('cloud.clock-skew', 'Bitte Datum, Uhrzeit und Zeitzone des Kassenservers prüfen (Zeitsynchronisation einschalten) und erneut versuchen.'));
   }
+  if (code === 'QuotaExceeded' || code === 'InsufficientStorage' || code === 'InsufficientCapacity' || code === 'StorageQuotaExceeded' || code === 'EntityTooLarge' || status === 507) {
+    return new UserError('Der Cloud-Speicher ist voll oder das Speicherkontingent ist erschöpft; die Kopie wurde nicht gespeichert.',
+      opts('cloud.full', 'Bitte beim Anbieter mehr Speicher buchen oder weniger Sicherungen aufbewahren (Einstellungen: täglich/wöchentlich/monatlich).', 507));
+  }
   if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'InvalidToken' || code === 'AccessDenied' || status === 403) {
     return new UserError(`Der Cloud-Speicher verweigert den Zugang (403): Zugangsschlüssel oder geheimer Schlüssel sind falsch, oder der Schlüssel darf den Bucket „${where.bucket}“ nicht beschreiben.`,
       opts('cloud.auth', 'Bitte Zugangsschlüssel (Access Key) und geheimen Schlüssel (Secret Key) in den Einstellungen der Cloud-Kasse prüfen.'));
@@ -52,10 +56,6 @@ export function translateS3Error(e: unknown, where: { endpoint: string; bucket: 
   if (code === 'NoSuchBucket' || (status === 404 && /bucket/i.test(x.message ?? code))) {
     return new UserError(`Den Bucket „${where.bucket}“ gibt es beim Cloud-Speicher ${where.endpoint} nicht.`,
       opts('cloud.no-bucket', 'Bitte den Namen des Buckets in den Einstellungen prüfen oder den Bucket beim Anbieter anlegen.'));
-  }
-  if (code === 'QuotaExceeded' || code === 'InsufficientStorage' || code === 'InsufficientCapacity' || code === 'StorageQuotaExceeded' || code === 'EntityTooLarge' || status === 507) {
-    return new UserError('Der Cloud-Speicher ist voll oder das Speicherkontingent ist erschöpft; die Kopie wurde nicht gespeichert.',
-      opts('cloud.full', 'Bitte beim Anbieter mehr Speicher buchen oder weniger Sicherungen aufbewahren (Einstellungen: täglich/wöchentlich/monatlich).', 507));
   }
   if (code === 'BadDigest' || code === 'InvalidDigest') {
     return new UserError('Die Kopie kam beim Cloud-Speicher beschädigt an (Prüfsumme stimmt nicht) und wurde verworfen.',

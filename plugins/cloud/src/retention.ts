@@ -1,6 +1,7 @@
 /**
- * Retention on the store (grandfather-father-son): keeps the newest copy of each of the newest `daily` days,
- * `weekly` ISO weeks and `monthly` months that have copies, and always the newest verified copy. Pure; the
+ * Retention on the store (grandfather-father-son): keeps every copy of the newest `daily` days that have copies
+ * (the 07:00 and the 21:00 copy of a day both stay, as in the local folder), the newest copy of each of the newest
+ * `weekly` ISO weeks and `monthly` months, and always the newest verified copy. Pure; the
  * caller deletes. (The backup plugin has its own for the local folder; plugins do not share internals.)
  */
 
@@ -34,17 +35,17 @@ export function selectForDeletion(items: RetentionItem[], policy: RetentionPolic
   const keep = new Set<string>();
   if (newestVerified) keep.add(newestVerified);
   if (sorted[0]) keep.add(sorted[0].name);
-  const bucket = (key: (d: Date) => string, n: number) => {
+  const bucket = (key: (d: Date) => string, n: number, all = false) => {
     const seen = new Set<string>();
     for (const i of sorted) {
       const k = key(i.createdAt);
-      if (seen.has(k)) continue;
+      if (seen.has(k)) { if (all) keep.add(i.name); continue; }
       if (seen.size >= n) break;
       seen.add(k);
       keep.add(i.name);
     }
   };
-  bucket(dayKey, policy.daily);
+  bucket(dayKey, policy.daily, true);
   bucket(weekKey, policy.weekly);
   bucket(monthKey, policy.monthly);
   return sorted.filter((i) => !keep.has(i.name)).map((i) => i.name);
