@@ -133,7 +133,8 @@ export class SettingsRegistry {
     const e = this.entry(plugin);
     const stored = await this.stored(plugin);
     const values = this.withDefaults(e, stored);
-    this.cache.set(plugin, values);
+    // A copy: the secrets deleted below must stay in the cache the owning plugin reads them from.
+    this.cache.set(plugin, { ...values });
     const secrets: Record<string, boolean> = {};
     for (const k of e.secretKeys) {
       secrets[k] = typeof values[k] === 'string' ? (values[k] as string).length > 0 : values[k] != null;
