@@ -16,6 +16,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v pigz >/dev/null 2>&1 || need+=(pigz)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+command -v radosgw >/dev/null 2>&1 || [ -x /usr/bin/radosgw ] || need+=(radosgw)
+command -v ceph-mon >/dev/null 2>&1 || [ -x /usr/bin/ceph-mon ] || need+=(ceph-mon)
+command -v ceph-osd >/dev/null 2>&1 || [ -x /usr/bin/ceph-osd ] || need+=(ceph-osd)
+command -v age >/dev/null 2>&1 || need+=(age)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Debian packages for the tests: ${need[*]}"
