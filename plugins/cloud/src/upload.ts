@@ -1,18 +1,16 @@
 /**
  * One off-site copy: the local .gz is read as a stream, encrypted as a stream in the age format to every
- * recipient (never the whole backup in memory), and uploaded with the SDK's multipart helper, each part with
+ * recipient (never the whole backup in memory; age-stream.ts), and uploaded with the SDK's multipart helper, each part with
  * a Content-MD5. The copy counts as sent only when a HEAD afterwards shows the expected size, the expected
  * multipart ETag (where the store uses the usual MD5-of-MD5s form) and our SHA-256 metadata. An interrupted
  * multipart upload is aborted (and `abortOrphans` removes any the network kept us from aborting), so no
  * partial object ever appears under the final key.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Encrypter } from 'age-encryption';
+import { encryptFileStream } from './age-stream.js';
 import { UserError } from 'kassenwart/sdk';
 import type { BackupFile } from 'kassenwart/plugins/backup/api';
 import { createClient, multipartEtag, objectLockEnabled, type PartDigests } from './s3.js';
@@ -43,13 +41,9 @@ export interface UploadedCopy {
   lockedUntil?: string;
 }
 
-/** The encrypting stream of a local file and its exact encrypted size. */
-export async function encryptFile(path: string, size: number, recipients: string[]): Promise<{ stream: Readable; size: number }> {
-  const enc = new Encrypter();
-  for (const r of recipients) enc.addRecipient(r);
-  const src = Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
-  const out = await enc.encrypt(src);
-  return { stream: Readable.fromWeb(out as unknown as WebReadableStream<Uint8Array>), size: out.size(size) };
+/** The encrypting stream of a local file (age format, see age-stream.ts) and its exact encrypted size. */
+export function encryptFile(path: string, size: number, recipients: string[]): Promise<{ stream: Readable; size: number }> {
+  return encryptFileStream(path, size, recipients);
 }
 
 async function abortQuietly(client: S3Client, bucket: string, key: string, uploadId: string): Promise<void> {

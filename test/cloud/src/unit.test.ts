@@ -1,6 +1,12 @@
 /** The cloud plugin's pure parts: recipient checks, error translation, backoff, retention, prefix. */
 import { expect } from 'chai';
-import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateX25519Identity, identityToRecipient, Decrypter } from 'age-encryption';
+import { tempDir, removeDir } from '#support/tmp.js';
+import { encryptFileStream } from '../../../plugins/cloud/dist/src/age-stream.js';
+import { sh } from './helpers.js';
 import { parseRecipients, slug } from '../../../plugins/cloud/dist/src/settings.js';
 import { translateS3Error, isTransient } from '../../../plugins/cloud/dist/src/errors.js';
 import { backoffMs } from '../../../plugins/cloud/dist/src/service.js';
@@ -61,6 +67,33 @@ describe('cloud: recipients, errors, backoff, retention', () => {
     expect(selectForDeletion(items, { daily: 1, weekly: 2, monthly: 0 })).to.deep.equal(['2026-11-24', '2026-11-16', '2026-10-31', '2026-10-02', '2026-09-15']);
     expect(selectForDeletion(items, { daily: 1, weekly: 0, monthly: 3 })).to.deep.equal(['2026-11-25', '2026-11-24', '2026-11-16', '2026-10-02']);
     expect(selectForDeletion(items, { daily: 1, weekly: 0, monthly: 0 }, '2026-09-15')).not.to.include('2026-09-15');
+  });
+
+  it('the streamed age encryption is the standard format at every chunk edge: Debian\'s age and the package decrypt it', async () => {
+    const dir = await tempDir('kw-cloud-age-');
+    try {
+      const ids = [await generateX25519Identity(), await generateX25519Identity()];
+      const recipients = await Promise.all(ids.map((i) => identityToRecipient(i)));
+      await writeFile(join(dir, 'id'), ids[1] + '\n');
+      for (const n of [0, 1, 65535, 65536, 65537, 131072, 3 * 65536 + 5]) {
+        const plain = randomBytes(n);
+        await writeFile(join(dir, 'plain'), plain);
+        const { stream, size } = await encryptFileStream(join(dir, 'plain'), n, recipients);
+        const parts: Buffer[] = [];
+        for await (const c of stream) parts.push(c as Buffer);
+        const enc = Buffer.concat(parts);
+        expect(enc.length, `announced size for ${n} bytes`).to.equal(size);
+        await writeFile(join(dir, 'enc'), enc);
+        const r = sh('age', ['-d', '-i', join(dir, 'id'), join(dir, 'enc')]);
+        expect(r.status, `${n}: ${r.stderr}`).to.equal(0);
+        expect(Buffer.compare(r.stdout, plain), `age -d of ${n} bytes`).to.equal(0);
+        const d = new Decrypter();
+        d.addIdentity(ids[0]);
+        expect(Buffer.compare(Buffer.from(await d.decrypt(enc)), plain), `Decrypter of ${n} bytes`).to.equal(0);
+      }
+    } finally {
+      await removeDir(dir);
+    }
   });
 
   it('derives the bucket folder from the installation name', () => {
