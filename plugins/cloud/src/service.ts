@@ -123,9 +123,11 @@ export class CloudService {
     this.kick();
   }
 
-  /** Starts the worker when something is due (no-op while it runs or before the backoff expired). */
+  /** Starts the worker when something is due (no-op while it runs, before the backoff expired, or without timer). */
   kick(): void {
-    if (this.working || this.disposed) return;
+    // Only the process that runs the timer (the server) works the queue in the background: a CLI process
+    // that made a backup must not start an upload it would cut off when it exits.
+    if (!this.timer || this.working || this.disposed) return;
     void this.work().catch((e) => this.env.logger.warn(`cloud queue: ${e instanceof Error ? e.message : String(e)}`));
   }
 

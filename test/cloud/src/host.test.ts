@@ -132,6 +132,9 @@ describe('cloud: through the real host and a real S3 server', function () {
     const ok = results(sent).find((r) => r.target === 'cloud.s3');
     expect(ok?.status, ok?.message).to.equal('sent');
     expect(ok?.location).to.match(/^s3:\/\/kw-[0-9a-f]+\/salon-haarmonie\/kasse-.*\.sqlite\.gz\.age$/);
+    const orphans = await host.api('GET', '/api/ext/cloud/orphans');
+    expect([orphans.status, orphans.body], 'no unfinished uploads left').to.deep.equal([200, []]);
+    expect((await host.api('POST', '/api/ext/cloud/orphans/clean')).status).to.equal(200);
   });
 
   it('`kassenwart cloud list|fetch`: the vendor gets the newest copy, decrypted with an identity file', async () => {

@@ -9,7 +9,7 @@ import { encryptFileStream } from '../../../plugins/cloud/dist/src/age-stream.js
 import { sh } from './helpers.js';
 import { parseRecipients, slug } from '../../../plugins/cloud/dist/src/settings.js';
 import { translateS3Error, isTransient } from '../../../plugins/cloud/dist/src/errors.js';
-import { backoffMs } from '../../../plugins/cloud/dist/src/service.js';
+import { backoffMs, CloudService } from '../../../plugins/cloud/dist/src/service.js';
 import { selectForDeletion } from '../../../plugins/cloud/dist/src/retention.js';
 
 const where = { endpoint: 'https://s3.example', bucket: 'salon' };
@@ -91,6 +91,29 @@ describe('cloud: recipients, errors, backoff, retention', () => {
         d.addIdentity(ids[0]);
         expect(Buffer.compare(Buffer.from(await d.decrypt(enc)), plain), `Decrypter of ${n} bytes`).to.equal(0);
       }
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('the status turns red when the last copy is older than the interval allows, and only then', async () => {
+    const dir = await tempDir('kw-cloud-status-');
+    try {
+      const values: Record<string, unknown> = { endpoint: 'http://127.0.0.1:9', bucket: 'salon', accessKeyId: 'AK', secretAccessKey: 'SK', intervalHours: 12,
+        recipients: await identityToRecipient(await generateX25519Identity()) };
+      const log = () => undefined;
+      const svc = new CloudService({ dataDir: dir, settings: { get: (k: string) => values[k] as never }, logger: { debug: log, info: log, warn: log, error: log } as never });
+      expect((await svc.status()).overdue, 'set up, never sent: red').to.equal(true);
+      const at = (h: number) => new Date(Date.now() - h * 3600_000).toISOString();
+      const write = (h: number) => writeFile(join(dir, 'state.json'), JSON.stringify({ pending: [], attempts: 0, lastSuccess: { at: at(h), name: 'kasse-2026-11-30_07-00-00.sqlite.gz', key: 'k', bytes: 1 } }));
+      await write(12.5);
+      expect((await svc.status()).overdue, '12.5 h with 12 h + 1 h grace').to.equal(false);
+      await write(13.5);
+      const st = await svc.status();
+      expect(st.overdue, '13.5 h').to.equal(true);
+      expect(st.ageMs as number).to.be.greaterThan(13 * 3600_000);
+      values.endpoint = '';
+      expect((await svc.status()).overdue, 'not set up any more: not red, "nicht eingerichtet"').to.equal(false);
     } finally {
       await removeDir(dir);
     }
