@@ -47,8 +47,9 @@ export default class CloudPlugin implements Plugin {
     ctx.registerCommand('cloud', (args, io) => cloudCommand(args, io, service));
     const unsubscribe = ctx.settings.onDidChange(() => { void service.settingsChanged(); });
     ctx.onDispose(unsubscribe);
-    // Only the server runs the queue; a CLI process that loads the plugin for one command does not.
-    if (process.argv[2] === 'serve' || process.argv[2] === 'start') {
+    // Only the server (`kassenwart serve`, which `start` supervises) runs the queue; a CLI process that loads
+    // the plugin for one command does not.
+    if (process.argv[2] === 'serve') {
       service.startTimer();
       ctx.onDispose(() => service.dispose());
     }
