@@ -13,6 +13,7 @@ import { uploadCopy, listOrphans } from '../../../plugins/cloud/dist/src/upload.
 import { listCopies, pruneCopies } from '../../../plugins/cloud/dist/src/store.js';
 import { fetchCopy, decrypterFor } from '../../../plugins/cloud/dist/src/restore.js';
 import { createClient } from '../../../plugins/cloud/dist/src/s3.js';
+import { translateS3Error } from '../../../plugins/cloud/dist/src/errors.js';
 import { CloudService } from '../../../plugins/cloud/dist/src/service.js';
 import type { CloudSettings } from '../../../plugins/cloud/dist/src/settings.js';
 import { newBucket, newIdentity, randomBackup, settingsFor, s3Client, sh } from './helpers.js';
@@ -75,6 +76,22 @@ describe('cloud: copies on a real S3 server (radosgw)', function () {
     }
     const copies = await listCopies(createClient(s), s);
     expect(copies.map((x) => [x.name, x.size])).to.deep.equal([[`${file.name}.age`, up.bytes]]);
+  });
+
+  it('every part carries a Content-MD5: a part damaged after it was hashed is refused by the store (BadDigest)', async () => {
+    const bucket = await newBucket(s3);
+    const s = settingsFor(s3, bucket, [id.recipient]);
+    const client = createClient(s);
+    // Flips one bit after our MD5 was taken but before signing: only the Content-MD5 can catch it.
+    const damage = (next: (a: unknown) => Promise<unknown>) => async (args: { request: { body?: unknown } }) => {
+      if (args.request.body instanceof Uint8Array && args.request.body.length) { const b = Buffer.from(args.request.body); b[0] ^= 1; args.request.body = b; }
+      return next(args);
+    };
+    client.middlewareStack.addRelativeTo(damage as never, { relation: 'after', toMiddleware: 'kassenwartContentMd5', name: 'damage' } as never);
+    const err = await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'salon-test/x', Body: Buffer.from('kassendaten '.repeat(1000)) })).then(() => undefined, (e) => e);
+    expect(err, 'the store must refuse the damaged body').not.to.equal(undefined);
+    expect(translateS3Error(err, { endpoint: s.endpoint, bucket }).code).to.equal('cloud.bad-digest');
+    client.destroy();
   });
 
   it('refuses wrong keys (403), an unknown bucket and an unreachable endpoint with German messages', async () => {
