@@ -62,6 +62,12 @@ export class PluginManager {
   private order: string[] = [];
   private readonly log: Logger = createLogger('plugins');
   private activationOrder: string[] = [];
+  /**
+   * Activation events that have happened in this process (as VS Code remembers them): a plugin that becomes
+   * usable later (enabled at run time) and waits for one of them is activated at once, not at the next
+   * occurrence, which for onStartup or onExtensionPoint:<id> would be the next restart.
+   */
+  private readonly happened = new Set<string>();
 
   constructor(private readonly o: PluginManagerOptions) {}
 
@@ -187,7 +193,16 @@ export class PluginManager {
       for (const ep of r.manifest!.contributes?.extensionPoints ?? []) this.extensionPoints.declare(ep.id, id);
       if (r.manifest!.contributes?.settings && !this.o.settings.has(id)) this.o.settings.register(id, r.manifest!.contributes.settings);
     }
-    if (activate) await this.activateStartup();
+    if (activate) await this.activateHappened();
+  }
+
+  /** Activates every usable, inactive plugin that waits for an event that has already happened. */
+  private async activateHappened(): Promise<void> {
+    for (const r of this.usableRecords()) {
+      if (r.state !== 'inactive') continue;
+      const ev = r.manifest.activationEvents ?? ['onStartup'];
+      if (ev.some((e) => this.happened.has(e))) await this.activate(r.id).catch(() => {});
+    }
   }
 
   /** Plugins in dependency order (usable ones and the rest, for listing). */
@@ -237,6 +252,8 @@ export class PluginManager {
 
   /** Activates every usable plugin whose activation events include onStartup (or "*"). */
   async activateStartup(): Promise<void> {
+    this.happened.add('onStartup');
+    this.happened.add('*');
     for (const r of this.usableRecords()) {
       const ev = r.manifest.activationEvents ?? ['onStartup'];
       if (ev.includes('onStartup') || ev.includes('*')) await this.activate(r.id).catch(() => {});
@@ -245,6 +262,7 @@ export class PluginManager {
 
   /** Activates plugins waiting for `event` (e.g. "onAction:backup.create"). */
   async fire(event: string): Promise<void> {
+    this.happened.add(event);
     for (const r of this.usableRecords()) {
       if (r.state === 'inactive' && (r.manifest.activationEvents ?? []).includes(event)) await this.activate(r.id).catch(() => {});
     }
@@ -441,6 +459,8 @@ export class PluginManager {
     r.container?.dispose?.();
     r.container = undefined;
     this.activationOrder = this.activationOrder.filter((x) => x !== r.id);
+    // its extension points are gone until it activates again (which fires the event anew)
+    for (const ep of r.manifest?.contributes?.extensionPoints ?? []) this.happened.delete(`onExtensionPoint:${ep.id}`);
   }
 
   /** Deactivates one plugin (after its active dependants). */
