@@ -9,6 +9,7 @@ import { allows, type Session, type User } from '../auth/users.js';
 import { createLogger } from '../log.js';
 import { PACKAGE_ROOT, HOST_VERSION } from '../version.js';
 import type { Kernel } from '../kernel.js';
+import { isLocalRequest } from './local.js';
 
 const log = createLogger('http');
 const COOKIE = 'kw_session';
@@ -95,11 +96,17 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
 
   // ---- session, CSRF and authorization
   app.use(async (ctx, next) => {
-    const sid = ctx.cookies.get(COOKIE);
-    const session = await k.users.session(sid);
     const state = ctx.state as State;
+    // The CLI on this machine, over the unix socket in the data folder (see http/local.ts): the local
+    // administrator, as when it works on the data folder itself. It first sees what other processes wrote.
+    const localCli = isLocalRequest(ctx.req);
+    if (localCli) await k.syncFromDisk();
+    const sid = localCli ? undefined : ctx.cookies.get(COOKIE);
+    const session = localCli
+      ? { user: { name: 'cli', role: 'technician' as Role }, csrf: '', expiresAt: '' }
+      : await k.users.session(sid);
     state.session = session;
-    state.sessionId = session ? sid : undefined;
+    state.sessionId = session && !localCli ? sid : undefined;
     state.authorize = (role: Role) => {
       if (!state.session) throw new UserError('Bitte zuerst anmelden.', { code: 'auth.required', status: 401 });
       if (!allows(state.session.user.role, role)) {
@@ -107,7 +114,7 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
       }
       return state.session.user;
     };
-    if (MUTATING.has(ctx.method) && ctx.path.startsWith('/api/')) {
+    if (MUTATING.has(ctx.method) && ctx.path.startsWith('/api/') && !localCli) {
       const origin = ctx.get('origin');
       // Same host is what matters (a TLS reverse proxy in front changes the scheme, not the host).
       if (origin && originHost(origin) !== ctx.host) throw forbidden('Anfrage von einer fremden Seite abgelehnt (Herkunft passt nicht).');
@@ -216,7 +223,7 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     if (!action) throw new UserError(`Die Aktion „${ctx.params.id}“ gibt es nicht (oder ihr Plugin ist deaktiviert).`, { code: 'action.unknown', status: 404 });
     ctx.state.authorize(action.role ?? 'operator');
     const params = ((ctx.request.body as { params?: Record<string, unknown> } | undefined)?.params) ?? {};
-    const job = await k.jobs.start(action.id, { user: user!.name, trigger: 'user', params });
+    const job = await k.jobs.start(action.id, { user: user!.name, trigger: isLocalRequest(ctx.req) ? 'cli' : 'user', params });
     await k.audit.add(user!.name, 'action.start', action.id, { job: job.id });
     ctx.status = 202;
     ctx.body = { job };

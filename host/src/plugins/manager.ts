@@ -91,7 +91,7 @@ export class PluginManager {
       if (this.knownDirs.has(dir)) continue;
       this.knownDirs.add(dir);
       const r = await readManifest(dir, this.o.hostVersion);
-      const id = r.manifest?.id ?? `?${dir}`;
+      const id = r.manifest?.id ?? r.id ?? `?${dir}`;
       if (this.records.has(id)) {
         const other = this.records.get(id)!;
         this.records.set(`${id}@${dir}`, this.blank(`${id}@${dir}`, dir, builtin, r.manifest, false, 'failed',
@@ -100,7 +100,6 @@ export class PluginManager {
       }
       const enabled = enablement.get(id) ?? (builtin && (r.manifest?.enabledByDefault ?? true));
       const rec = this.blank(id, dir, builtin, r.manifest, enabled, r.errors.length ? 'failed' : (enabled ? 'inactive' : 'disabled'), r.errors);
-      if (!r.manifest) rec.id = id;
       this.records.set(id, rec);
       if (r.errors.length) this.log.warn(`plugin ${dir} failed: ${r.errors.join(' | ')}`);
     }
@@ -489,16 +488,22 @@ export class PluginManager {
   /** Enables `id` and every plugin it needs (transitively). Returns the ids newly enabled. */
   async enable(id: string): Promise<string[]> {
     const r = this.records.get(id);
-    if (!r || !r.manifest) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404 });
+    if (!r) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404, hint: 'Mit „kassenwart plugins list“ die installierten Plugins ansehen.' });
     const need: string[] = [];
     const visit = (x: string, chain: string[]) => {
       const rec = this.records.get(x);
-      if (!rec || !rec.manifest) {
+      if (!rec) {
         throw new UserError(`„${id}“ kann nicht aktiviert werden: benötigtes Plugin „${x}“ ist nicht installiert.`,
           { code: 'plugin.missing-dependency', status: 409, hint: 'Das fehlende Plugin installieren (Plugin-Ordner hinzufügen).' });
       }
+      // A plugin that cannot run is not switched on: saying "aktiviert" would be untrue.
+      if (!rec.manifest || rec.manifestErrors.length) {
+        const which = x === id ? '' : `benötigtes Plugin „${x}“ `;
+        throw new UserError(`„${id}“ kann nicht aktiviert werden: ${which}${which ? 'ist' : 'Das Plugin ist'} fehlerhaft. ${rec.manifestErrors.join(' ')}`,
+          { code: 'plugin.broken', status: 422, hint: `Das Plugin in ${rec.dir} reparieren oder eine passende Version installieren, dann erneut aktivieren.` });
+      }
       if (chain.includes(x)) return;
-      for (const d of Object.keys(rec.manifest.dependencies ?? {})) visit(d, [...chain, x]);
+      for (const d of Object.keys(rec.manifest!.dependencies ?? {})) visit(d, [...chain, x]);
       if (!need.includes(x)) need.push(x);
     };
     visit(id, []);
@@ -518,7 +523,7 @@ export class PluginManager {
    */
   async disable(id: string, cascade = false): Promise<string[]> {
     const r = this.records.get(id);
-    if (!r || !r.manifest) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404 });
+    if (!r) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404 });
     const all: string[] = [];
     const visit = (x: string) => {
       if (all.includes(x)) return;
@@ -529,7 +534,7 @@ export class PluginManager {
     const dependants = all.filter((x) => x !== id);
     if (dependants.length && !cascade) {
       const names = dependants.map((d) => `„${this.records.get(d)?.manifest?.displayName ?? d}“`).join(', ');
-      throw new UserError(`„${r.manifest.displayName}“ kann nicht deaktiviert werden, solange ${names} aktiviert ${dependants.length > 1 ? 'sind' : 'ist'}.`,
+      throw new UserError(`„${r.manifest?.displayName ?? id}“ kann nicht deaktiviert werden, solange ${names} aktiviert ${dependants.length > 1 ? 'sind' : 'ist'}.`,
         { code: 'plugin.has-dependants', status: 409, hint: `Zuerst ${names} deaktivieren oder „alle abhängigen mit deaktivieren“ wählen.` });
     }
     await this.o.db.write((tx) => {

@@ -1,0 +1,99 @@
+/**
+ * CLI commands carried out by the running server (over the local socket, see http/local.ts) when one runs
+ * for the data folder: `plugins list|enable|disable` and `action run`. The server's plugins, states,
+ * maintenance lock and job history are then the ones the CLI shows and uses — the CLI never disagrees with
+ * the server it sits beside.
+ */
+import { UserError } from 'kassenwart/sdk';
+import type { LocalClient, LocalResponse } from './http/local.js';
+import type { JobView } from './jobs/runner.js';
+import type { PluginView } from './kernel.js';
+import { EXIT, progressBar, reportJob } from './cli-common.js';
+
+/** Turns an error answer of the API back into the UserError the server threw (so exit codes match). */
+function check<T>(r: LocalResponse<T>): T {
+  if (r.status >= 200 && r.status < 300) return r.body;
+  const e = (r.body as { error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> | unknown[] } } | undefined)?.error;
+  throw new UserError(e?.message ?? `Der Server hat mit HTTP ${r.status} geantwortet.`, {
+    code: e?.code ?? 'server', status: r.status, hint: e?.hint, details: e?.details,
+  });
+}
+
+/** One line per plugin, as `plugins list` prints it. */
+export function pluginLines(list: PluginView[]): string {
+  return list.map((p) => `${p.id.padEnd(18)} ${(p.version ?? '').padEnd(8)} ${p.state.padEnd(9)} ${p.displayName}${p.reasons.length ? ' — ' + p.reasons.join(' ') : ''}`).join('\n');
+}
+
+export async function listPlugins(client: LocalClient): Promise<PluginView[]> {
+  return check(await client.api<PluginView[]>('GET', '/api/plugins'));
+}
+
+/**
+ * Enables a plugin in the running server, which activates it at once when its activation event has already
+ * happened. Returns the exit code: 1 when the plugin is switched on but failed to activate.
+ */
+export async function enableViaServer(client: LocalClient, id: string, json: boolean): Promise<number> {
+  const r = check(await client.api<{ enabled: string[]; plugins: PluginView[] }>('POST', `/api/plugins/${encodeURIComponent(id)}/enable`));
+  const p = r.plugins.find((x) => x.id === id);
+  const broken = r.plugins.filter((x) => (x.id === id || r.enabled.includes(x.id)) && x.state === 'failed');
+  if (json) process.stdout.write(JSON.stringify({ enabled: r.enabled, plugin: p, server: true }, null, 2) + '\n');
+  if (broken.length) {
+    if (!json) {
+      for (const b of broken) process.stderr.write(`„${b.displayName}“ ist eingeschaltet, aber ausgefallen: ${b.reasons.join(' ')}\n`);
+      process.stderr.write('Den Grund beheben, dann „kassenwart plugins disable ID“ und erneut „enable“ (oder den Server neu starten).\n');
+    }
+    return EXIT.failed;
+  }
+  if (!json) {
+    const state = p?.state === 'active' ? 'läuft' : p?.state === 'inactive' ? 'bereit, startet bei Bedarf' : p?.state ?? '?';
+    process.stdout.write(r.enabled.length ? `Aktiviert: ${r.enabled.join(', ')} (im laufenden Server: ${state})\n` : `${id} war schon aktiviert (im laufenden Server: ${state}).\n`);
+  }
+  return EXIT.ok;
+}
+
+export async function disableViaServer(client: LocalClient, id: string, cascade: boolean, json: boolean): Promise<number> {
+  const r = check(await client.api<{ disabled: string[] }>('POST', `/api/plugins/${encodeURIComponent(id)}/disable`, { cascade }));
+  process.stdout.write(json ? JSON.stringify({ disabled: r.disabled, server: true }, null, 2) + '\n' : `Deaktiviert: ${r.disabled.join(', ')} (im laufenden Server beendet)\n`);
+  return EXIT.ok;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs an action as a job of the running server: the server's lock and history, progress from its
+ * server-sent events, Ctrl-C cancels the job. When the connection breaks (e.g. the server restarts after an
+ * update) the outcome is read from the server's history once it answers again.
+ */
+export async function runActionViaServer(client: LocalClient, id: string, params: Record<string, unknown>, json: boolean): Promise<number> {
+  const started = check(await client.api<{ job: JobView }>('POST', `/api/actions/${encodeURIComponent(id)}`, { params }));
+  const jobId = started.job.id;
+  const bar = progressBar();
+  const onSig = () => { void client.api('POST', `/api/jobs/${jobId}/cancel`).catch(() => {}); };
+  process.on('SIGINT', onSig);
+  let final: JobView | undefined;
+  try {
+    let first = true;
+    await client.events(`/api/jobs/${jobId}/events`, (event, data) => {
+      const p = data as { percent?: number; message?: string };
+      // the stream starts with the state the start answer already gave ("Wird gestartet …"): not news
+      const known = first && p.percent === started.job.percent && p.message === started.job.message;
+      if (event === 'progress') first = false;
+      if (event === 'progress' && !json && !known) bar.update((data as { percent?: number }).percent, (data as { message?: string }).message);
+      if (event === 'done') final = data as JobView;
+    }).catch(() => {});
+    // stream ended without the outcome: ask again (for up to a minute while the server restarts)
+    for (let i = 0; !final && i < 120; i++) {
+      const r = await client.api<JobView>('GET', `/api/jobs/${jobId}`).catch(() => undefined);
+      if (r?.status === 200 && r.body.state !== 'running') final = r.body;
+      else await sleep(500);
+    }
+  } finally {
+    process.off('SIGINT', onSig);
+    bar.done();
+  }
+  if (!final) {
+    process.stderr.write('Die Verbindung zum Server ist abgebrochen; der Ausgang des Vorgangs ist unbekannt. Bitte unter „Wartung → Verlauf“ oder mit „kassenwart jobs list“ nachsehen.\n');
+    return EXIT.failed;
+  }
+  return reportJob(final, json);
+}
