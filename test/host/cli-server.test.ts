@@ -17,6 +17,10 @@ async function writeFixtures(root: string): Promise<void> {
   await writePlugin(root, 'needs-broken', manifest('needs-broken', { dependencies: { 'too-new': '^1.0.0' } }), pluginCode());
   await writePlugin(root, 'bad-keys', manifest('bad-keys', { colour: 'rot' }), pluginCode());
   await writePlugin(root, 'bad-json', '{\n  "id": "bad-json",\n  "displayName": "Kaputt",\n}\n');
+  // plain JavaScript with the decorators applied in the wrong order (injectable() before inject())
+  await writePlugin(root, 'wrong-order', manifest('wrong-order', { activationEvents: ['onStartup'] }),
+    pluginCode().replace(/inject\(TOKENS\.Context\)\(P, undefined, 0\);\ninject\(TOKENS\.Settings\)\(P, undefined, 1\);\ninjectable\(\)\(P\);/,
+      'injectable()(P);\ninject(TOKENS.Context)(P, undefined, 0);\ninject(TOKENS.Settings)(P, undefined, 1);'));
   await writePlugin(root, 'throws', manifest('throws', { activationEvents: ['onStartup'] }), pluginCode(`throw new Error('Kartenleser fehlt');`));
   await writePlugin(root, 'worker', manifest('worker', {
     activationEvents: ['onStartup'],
@@ -136,6 +140,10 @@ describe('the CLI while a server runs for the data folder', function () {
     const r = await host.cliAsync(['plugins', 'enable', 'throws']);
     expect(r.status).to.equal(1);
     expect(r.stderr).to.match(/„Test throws“ ist eingeschaltet, aber ausgefallen: .*Kartenleser fehlt/);
+    // decorators in the wrong order (plain JavaScript) get a reason that says so, not "nicht mit @injectable() markiert"
+    const order = await host.cliAsync(['plugins', 'enable', 'wrong-order']);
+    expect(order.status).to.equal(1);
+    expect(order.stderr).to.match(/injectable\(\) wurde vor inject\(…\) aufgerufen/);
   });
 
   it('a manifest with errors is listed by its id; a JSON syntax error names line and column in German', async () => {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestHost, type JobView, type TestHost } from 'kassenwart/sdk/testing';
+import type { SendDetails, TargetResult } from 'kassenwart/plugins/backup/api';
 import { tempDir, removeDir } from '#support/tmp.js';
 import { startFtpServer, type FtpServer } from '#support/vsftpd.js';
 import { writePlugin, manifest, pluginCode } from './fixtures.js';
@@ -44,8 +45,8 @@ export default DropTarget;
 `;
 }
 
-interface TargetResult { target: string; status: string; message: string }
-const results = (job: JobView) => ((job.result?.details?.results ?? (job.error as { details?: { results?: unknown } })?.details?.results ?? []) as TargetResult[]);
+// a failed send keeps its per-target results under error.details (typed in the SDK's JobView)
+const results = (job: JobView): TargetResult[] => ((job.result?.details ?? job.error?.details) as SendDetails | undefined)?.results ?? [];
 const pluginState = async (host: TestHost, id: string) =>
   ((await host.api('GET', '/api/plugins')).body as { id: string; state: string }[]).find((p) => p.id === id)?.state;
 

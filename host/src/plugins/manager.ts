@@ -321,9 +321,15 @@ export class PluginManager {
           instance = child.resolve(Cls);
         } catch (e) {
           const msg = reasonOf(e);
-          throw new Error(/TypeInfo not known/.test(msg)
-            ? 'Die Plugin-Klasse ist nicht mit @injectable() markiert (aus kassenwart/sdk importieren).'
-            : `Plugin-Klasse konnte nicht erzeugt werden: ${msg}`);
+          // tsyringe's injectable() reads the parameters inject() recorded: called first (plain JavaScript),
+          // it sees none, and resolving fails exactly as without injectable().
+          const injected = Object.keys((Reflect as unknown as { getOwnMetadata(k: string, t: object): object | undefined })
+            .getOwnMetadata?.('injectionTokens', Cls) ?? {}).length > 0;
+          throw new Error(!/TypeInfo not known/.test(msg)
+            ? `Plugin-Klasse konnte nicht erzeugt werden: ${msg}`
+            : injected
+              ? 'injectable() wurde vor inject(…) aufgerufen. In JavaScript zuerst inject(TOKEN)(Klasse, undefined, i) für jeden Parameter, danach injectable()(Klasse).'
+              : 'Die Plugin-Klasse ist nicht mit @injectable() markiert (aus kassenwart/sdk importieren).');
         }
         r.instance = instance;
         if (instance.activate) {
