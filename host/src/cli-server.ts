@@ -64,28 +64,39 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * server-sent events, Ctrl-C cancels the job. When the connection breaks (e.g. the server restarts after an
  * update) the outcome is read from the server's history once it answers again.
  */
-export async function runActionViaServer(client: LocalClient, id: string, params: Record<string, unknown>, json: boolean): Promise<number> {
-  const started = check(await client.api<{ job: JobView }>('POST', `/api/actions/${encodeURIComponent(id)}`, { params }));
-  const jobId = started.job.id;
+export async function runActionViaServer(client: LocalClient, id: string, params: Record<string, unknown>, json: boolean,
+  fromHistory: (jobId: string) => Promise<JobView | undefined>): Promise<number> {
   const bar = progressBar();
-  const onSig = () => { void client.api('POST', `/api/jobs/${jobId}/cancel`).catch(() => {}); };
-  process.on('SIGINT', onSig);
+  let jobId: string | undefined;
   let final: JobView | undefined;
+  const onSig = () => { if (jobId) void client.api('POST', `/api/jobs/${jobId}/cancel`).catch(() => {}); };
+  process.on('SIGINT', onSig);
+  const on = (event: string, data: unknown) => {
+    if (event === 'started') jobId = (data as { job: JobView }).job.id;
+    if (event === 'progress' && !json) bar.update((data as { percent?: number }).percent, (data as { message?: string }).message);
+    if (event === 'done') final = data as JobView;
+  };
   try {
-    let first = true;
-    await client.events(`/api/jobs/${jobId}/events`, (event, data) => {
-      const p = data as { percent?: number; message?: string };
-      // the stream starts with the state the start answer already gave ("Wird gestartet …"): not news
-      const known = first && p.percent === started.job.percent && p.message === started.job.message;
-      if (event === 'progress') first = false;
-      if (event === 'progress' && !json && !known) bar.update((data as { percent?: number }).percent, (data as { message?: string }).message);
-      if (event === 'done') final = data as JobView;
-    }).catch(() => {});
-    // stream ended without the outcome: ask again (for up to a minute while the server restarts)
-    for (let i = 0; !final && i < 120; i++) {
+    // the start's answer is the job's event stream (?follow=1): no progress message is lost in between
+    let answer: LocalResponse | undefined;
+    try {
+      answer = await client.stream('POST', `/api/actions/${encodeURIComponent(id)}?follow=1`, { params }, on);
+    } catch {
+      if (!jobId) throw new UserError('Die Verbindung zum Server ist abgebrochen, bevor der Vorgang gestartet wurde.', { code: 'cli.server-lost' });
+    }
+    if (answer) {
+      // not a stream: an error, or the job finished before it could be followed
+      jobId = check(answer as LocalResponse<{ job: JobView }>).job.id;
+      await client.stream('GET', `/api/jobs/${jobId}/events`, undefined, on).catch(() => undefined);
+    }
+    // stream ended without the outcome (e.g. the server restarts after an update): ask the server again, or
+    // read the data folder's history (the server stores the outcome before it publishes it), for up to a minute
+    for (let i = 0; !final && jobId && i < 60; i++) {
       const r = await client.api<JobView>('GET', `/api/jobs/${jobId}`).catch(() => undefined);
-      if (r?.status === 200 && r.body.state !== 'running') final = r.body;
-      else await sleep(500);
+      if (r?.status === 200 && r.body.state !== 'running') { final = r.body; break; }
+      const stored = r?.status === 200 ? undefined : await fromHistory(jobId).catch(() => undefined);
+      if (stored && stored.state !== 'running') { final = stored; break; }
+      await sleep(1000);
     }
   } finally {
     process.off('SIGINT', onSig);

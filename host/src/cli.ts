@@ -146,7 +146,10 @@ export async function main(argv: string[]): Promise<number> {
         if (cmd === 'action') {
           const [sub, id] = pos;
           if (sub !== 'run' || !id) throw new UsageError('action run ID');
-          return await runActionViaServer(client, id, actionParams(v.param), json);
+          return await runActionViaServer(client, id, actionParams(v.param), json, async (jobId) => {
+            const hk = await Kernel.open({ dataDir: v.data! });
+            try { return await hk.jobs.get(jobId); } finally { await hk.close().catch(() => {}); }
+          });
         }
         const id = pos[1];
         if (sub0 === 'list' || !sub0) { const list = await listPlugins(client); out(list, pluginLines(list)); return EXIT.ok; }

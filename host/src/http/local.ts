@@ -99,7 +99,10 @@ export class LocalClient {
 
   /** Calls the API; the body is parsed as JSON. */
   async api<T = any>(method: string, path: string, body?: unknown): Promise<LocalResponse<T>> {
-    const res = await this.open(method, path, body);
+    return LocalClient.read<T>(await this.open(method, path, body));
+  }
+
+  private static async read<T>(res: IncomingMessage): Promise<LocalResponse<T>> {
     let text = '';
     res.setEncoding('utf8');
     for await (const chunk of res) text += chunk;
@@ -109,12 +112,13 @@ export class LocalClient {
   }
 
   /**
-   * Follows server-sent events until the stream ends; calls `on(event, data)` for each. Resolves when the
-   * server ends the stream, rejects when the connection breaks.
+   * A request whose answer may be server-sent events: calls `on(event, data)` for each event until the server
+   * ends the stream (resolves undefined) or rejects when the connection breaks. An answer that is not an event
+   * stream (an error, or JSON) is returned as a LocalResponse instead.
    */
-  async events(path: string, on: (event: string, data: unknown) => void): Promise<void> {
-    const res = await this.open('GET', path);
-    if (res.statusCode !== 200) { res.resume(); throw new Error(`HTTP ${res.statusCode}`); }
+  async stream(method: string, path: string, body: unknown, on: (event: string, data: unknown) => void): Promise<LocalResponse | undefined> {
+    const res = await this.open(method, path, body);
+    if (res.statusCode !== 200 || !String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) return LocalClient.read(res);
     res.setEncoding('utf8');
     let buf = '';
     await new Promise<void>((resolve, reject) => {
@@ -131,12 +135,15 @@ export class LocalClient {
             else if (line.startsWith('data: ')) data.push(line.slice(6));
           }
           if (!data.length) continue; // a comment (heartbeat)
-          try { on(event, JSON.parse(data.join('\n'))); } catch { /* not ours */ }
+          let parsed: unknown;
+          try { parsed = JSON.parse(data.join('\n')); } catch { continue; }
+          on(event, parsed);
         }
       });
       res.once('end', () => resolve());
       res.once('aborted', () => reject(new Error('Verbindung zum Server unterbrochen.')));
       res.once('error', reject);
     });
+    return undefined;
   }
 }
