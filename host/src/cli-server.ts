@@ -53,7 +53,7 @@ export async function enableViaServer(client: LocalClient, id: string, json: boo
 
 export async function disableViaServer(client: LocalClient, id: string, cascade: boolean, json: boolean): Promise<number> {
   const r = check(await client.api<{ disabled: string[] }>('POST', `/api/plugins/${encodeURIComponent(id)}/disable`, { cascade }));
-  process.stdout.write(json ? JSON.stringify({ disabled: r.disabled, server: true }, null, 2) + '\n' : `Deaktiviert: ${r.disabled.join(', ')} (im laufenden Server beendet)\n`);
+  process.stdout.write(json ? JSON.stringify({ disabled: r.disabled, server: true }, null, 2) + '\n' : `Deaktiviert: ${r.disabled.join(', ')} (im laufenden Server sofort wirksam)\n`);
   return EXIT.ok;
 }
 
