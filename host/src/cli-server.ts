@@ -69,10 +69,13 @@ export async function runActionViaServer(client: LocalClient, id: string, params
   const bar = progressBar();
   let jobId: string | undefined;
   let final: JobView | undefined;
-  const onSig = () => { if (jobId) void client.api('POST', `/api/jobs/${jobId}/cancel`).catch(() => {}); };
+  // Ctrl-C cancels the server's job; pressed before the start answer arrived, as soon as it does
+  let cancelWanted = false;
+  const cancel = () => { void client.api('POST', `/api/jobs/${jobId}/cancel`).catch(() => {}); };
+  const onSig = () => { cancelWanted = true; if (jobId) cancel(); };
   process.on('SIGINT', onSig);
   const on = (event: string, data: unknown) => {
-    if (event === 'started') jobId = (data as { job: JobView }).job.id;
+    if (event === 'started') { jobId = (data as { job: JobView }).job.id; if (cancelWanted) cancel(); }
     if (event === 'progress' && !json) bar.update((data as { percent?: number }).percent, (data as { message?: string }).message);
     if (event === 'done') final = data as JobView;
   };
@@ -87,6 +90,7 @@ export async function runActionViaServer(client: LocalClient, id: string, params
     if (answer) {
       // not a stream: an error, or the job finished before it could be followed
       jobId = check(answer as LocalResponse<{ job: JobView }>).job.id;
+      if (cancelWanted) cancel();
       await client.stream('GET', `/api/jobs/${jobId}/events`, undefined, on).catch(() => undefined);
     }
     // stream ended without the outcome (e.g. the server restarts after an update): ask the server again, or

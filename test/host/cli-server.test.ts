@@ -33,8 +33,9 @@ async function writeFixtures(root: string): Promise<void> {
     },
   }), pluginCode(`
     globalThis.kwRuns = globalThis.kwRuns ?? 0;
+    // 150 ms apart: the runner passes on at most one progress message per 100 ms
     ctx.registerAction('worker.count', async (job) => {
-      for (let i = 1; i <= 4; i++) { job.progress(i * 25, 'Schritt ' + i + ' von 4'); await new Promise((r) => setTimeout(r, 30)); }
+      for (let i = 1; i <= 4; i++) { job.progress(i * 25, 'Schritt ' + i + ' von 4'); await new Promise((r) => setTimeout(r, 150)); }
       globalThis.kwRuns++;
       return 'Lauf Nr. ' + globalThis.kwRuns + ' in diesem Prozess';
     });
