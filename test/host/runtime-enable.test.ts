@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestHost, type JobView, type TestHost } from 'kassenwart/sdk/testing';
 import type { SendDetails, TargetResult } from 'kassenwart/plugins/backup/api';
@@ -63,6 +63,7 @@ describe('a plugin enabled while the server runs (real plugin folder, real vsftp
       writePlugin(root, id, manifest(id, { dependencies: { backup: '^1.0.0' }, activationEvents: events }), dropTarget(id));
     await target('drop-ep', ['onExtensionPoint:backup.targets']);
     await target('drop-cli', ['onExtensionPoint:backup.targets']);
+    await target('drop-sync', ['onExtensionPoint:backup.targets']);
     await target('drop-startup', ['onStartup']);
     await target('drop-star', ['*']);
     await writePlugin(root, 'lazy-action', manifest('lazy-action', {
@@ -121,13 +122,33 @@ describe('a plugin enabled while the server runs (real plugin folder, real vsftp
     await sendAndCheck(['drop-ep', 'drop-cli']);
   });
 
+  it('enabled by a CLI that wrote the data folder itself: the server applies it from disk and activates it', async () => {
+    // hide the server's socket, so the CLI works on the data folder in its own process, as an older CLI would
+    const sock = join(host.dataDir, 'kassenwart.sock');
+    await rename(sock, sock + '.hidden');
+    try {
+      const cli = await host.cliAsync(['plugins', 'enable', 'drop-sync']);
+      expect(cli.status, cli.stderr).to.equal(0);
+      expect(cli.stdout).to.match(/es läuft kein Server/);
+    } finally {
+      await rename(sock + '.hidden', sock);
+    }
+    let state: string | undefined;
+    for (let i = 0; i < 100 && state !== 'active'; i++) {
+      state = await pluginState(host, 'drop-sync');
+      if (state !== 'active') await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(state, 'picked up from the state database (every 2 s) and activated').to.equal('active');
+    await sendAndCheck(['drop-ep', 'drop-cli', 'drop-sync']);
+  });
+
   it('onStartup and "*", enabled at run time: active at once, and their targets receive the next send', async () => {
     for (const id of ['drop-startup', 'drop-star', 'plain-startup']) {
       const r = await host.api('POST', `/api/plugins/${id}/enable`);
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       expect(await pluginState(host, id), id).to.equal('active');
     }
-    await sendAndCheck(['drop-ep', 'drop-cli', 'drop-startup', 'drop-star']);
+    await sendAndCheck(['drop-ep', 'drop-cli', 'drop-sync', 'drop-startup', 'drop-star']);
   });
 
   it('onAction:<own action>, enabled at run time: its action is offered at once and activates it', async () => {
