@@ -1,13 +1,16 @@
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
 import { isUserError } from 'kassenwart/sdk';
 import { Kernel } from './kernel.js';
 import { serve } from './serve.js';
 import { runSupervisor } from './supervisor.js';
 import { HOST_VERSION } from './version.js';
+import { LocalClient } from './http/local.js';
+import { EXIT, UsageError, exitFor, progressBar, reportJob } from './cli-common.js';
+import { disableViaServer, enableViaServer, listPlugins, pluginLines, runActionViaServer } from './cli-server.js';
 
-/** Exit codes — a stable contract for technicians' scripts. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, busy: 4, invalid: 5 } as const;
+export { EXIT, progressBar };
 
 const HELP = `Kassenwart ${HOST_VERSION} — Wartung des Kassenservers
 
@@ -15,13 +18,13 @@ Aufruf: kassenwart <Befehl> [Optionen]
 
   start [--data DIR] [--port N] [--bind ADDR] [--plugins DIR]…   Server starten (mit Neustart nach Updates)
   serve  …                                                        wie start, ohne Überwachung
-  plugins list [--json]                                           Plugins mit Zustand
+  plugins list [--json]                                           Plugins mit Zustand (des laufenden Servers)
   plugins enable ID | disable ID [--cascade]                      pro Installation ein-/ausschalten
   plugins add-folder DIR | remove-folder DIR                      Ordner mit Plugins von Drittanbietern
   settings get PLUGIN [KEY] [--json]                              Einstellungen lesen (Geheimnisse nie)
   settings set PLUGIN KEY WERT | --json-values '{…}'              Einstellungen ändern (geprüft)
   settings set PLUGIN KEY --value-stdin                           Wert (z. B. Passwort) von der Standardeingabe
-  action run ID [--param k=v]… [--json]                           Aktion ausführen, mit Fortschrittsbalken
+  action run ID [--param k=v]… [--json]                           Aktion ausführen (im laufenden Server), mit Fortschrittsbalken
   jobs list [--limit N] [--json]                                  Verlauf der Vorgänge
   users add NAME --role operator|technician [--password-stdin]    Benutzer anlegen
   users passwd NAME [--password-stdin] | remove NAME | list [--json]
@@ -29,10 +32,11 @@ Aufruf: kassenwart <Befehl> [Optionen]
   <plugin-befehl> …                                               Befehle der Plugins (z. B. release)
 
 Gemeinsame Optionen: --data DIR (Vorgabe ./data), --json (maschinenlesbar)
-Exit-Codes: 0 ok, 1 fehlgeschlagen, 2 falscher Aufruf, 3 nicht gefunden, 4 läuft bereits, 5 ungültige Eingabe
+Exit-Codes: 0 ok, 1 fehlgeschlagen, 2 falscher Aufruf, 3 nicht gefunden, 4 läuft bereits, 5 ungültige Eingabe,
+            6 mit Warnung beendet (lief, aber nicht alles hat geklappt)
+Läuft ein Server für den Datenordner, führen „plugins list|enable|disable“ und „action run“ ihn aus (lokaler
+Steuerkanal <Datenordner>/kassenwart.sock); sonst arbeitet der Befehl selbst auf dem Datenordner.
 `;
-
-class UsageError extends Error {}
 
 const HOST_COMMANDS = new Set(['start', 'serve', 'plugins', 'settings', 'action', 'jobs', 'users', 'audit']);
 
@@ -44,16 +48,6 @@ function pluginArgs(args: string[]): string[] {
     else if (args[i].startsWith('--data=')) out.push(args[i]);
   }
   return out;
-}
-
-function exitFor(e: unknown): number {
-  if (e instanceof UsageError) return EXIT.usage;
-  if (isUserError(e)) {
-    if (e.status === 404) return EXIT.notFound;
-    if (e.status === 409) return EXIT.busy;
-    if (e.status === 400) return EXIT.invalid;
-  }
-  return EXIT.failed;
 }
 
 async function readSecret(prompt: string, fromStdin: boolean): Promise<string> {
@@ -72,28 +66,6 @@ async function readSecret(prompt: string, fromStdin: boolean): Promise<string> {
   return answer;
 }
 
-/** A terminal progress bar on stderr (a line per 10 % when stderr is not a terminal). */
-export function progressBar(stream: NodeJS.WriteStream = process.stderr) {
-  let lastDecile = -1;
-  let lastLine = '';
-  return {
-    update(percent: number | undefined, message = '') {
-      const p = percent ?? 0;
-      if (stream.isTTY) {
-        const width = 30;
-        const filled = Math.round((p / 100) * width);
-        const line = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${String(Math.round(p)).padStart(3)}% ${message}`.slice(0, (stream.columns ?? 100) - 1);
-        if (line !== lastLine) stream.write(`\r\x1b[K${line}`);
-        lastLine = line;
-      } else {
-        const d = Math.floor(p / 10);
-        if (d !== lastDecile) { stream.write(`${Math.round(p)}% ${message}\n`); lastDecile = d; }
-      }
-    },
-    done() { if (stream.isTTY && lastLine) stream.write('\n'); },
-  };
-}
-
 function withoutData(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -105,6 +77,17 @@ function withoutData(args: string[]): string[] {
 
 function parseValue(raw: string): unknown {
   try { return JSON.parse(raw); } catch { return raw; }
+}
+
+/** `--param k=v` options as an object (values parsed as JSON where they are JSON). */
+function actionParams(raw: string[] | undefined): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const p of raw ?? []) {
+    const i = p.indexOf('=');
+    if (i < 1) throw new UsageError(`--param erwartet name=wert, nicht „${p}“.`);
+    params[p.slice(0, i)] = parseValue(p.slice(i + 1));
+  }
+  return params;
 }
 
 /** Runs the CLI; returns the exit code. */
@@ -155,19 +138,59 @@ export async function main(argv: string[]): Promise<number> {
 
   let k: Kernel | undefined;
   try {
+    // When a server runs for this data folder, it carries out what it must know about (see cli-server.ts).
+    const [sub0] = pos;
+    if ((cmd === 'plugins' && ['list', 'enable', 'disable', undefined].includes(sub0)) || cmd === 'action') {
+      const client = await LocalClient.connect(resolve(v.data!));
+      if (client) {
+        if (cmd === 'action') {
+          const [sub, id] = pos;
+          if (sub !== 'run' || !id) throw new UsageError('action run ID');
+          return await runActionViaServer(client, id, actionParams(v.param), json, async (jobId) => {
+            const hk = await Kernel.open({ dataDir: v.data! });
+            try { return await hk.jobs.get(jobId); } finally { await hk.close().catch(() => {}); }
+          });
+        }
+        const id = pos[1];
+        if (sub0 === 'list' || !sub0) { const list = await listPlugins(client); out(list, pluginLines(list)); return EXIT.ok; }
+        if (!id) throw new UsageError(`plugins ${sub0} braucht eine Plugin-ID.`);
+        return sub0 === 'enable' ? await enableViaServer(client, id, json) : await disableViaServer(client, id, !!v.cascade, json);
+      }
+    }
     k = await Kernel.open({ dataDir: v.data! });
     switch (cmd) {
       case 'plugins': {
         const [sub, id] = pos;
         if (sub === 'list' || !sub) {
           const list = k.pluginList();
-          out(list, list.map((p) => `${p.id.padEnd(18)} ${(p.version ?? '').padEnd(8)} ${p.state.padEnd(9)} ${p.displayName}${p.reasons.length ? ' — ' + p.reasons.join(' ') : ''}`).join('\n'));
+          out(list, pluginLines(list));
+          process.stderr.write('Hinweis: Für diesen Datenordner läuft kein Server. Gezeigt wird die Konfiguration (eingeschaltet, ausgeschaltet, fehlerhaft); ' +
+            '„inactive“ heißt hier nur „eingeschaltet“ – ob ein Plugin läuft, zeigt der laufende Server.\n');
           return EXIT.ok;
         }
         if (!id) throw new UsageError(`plugins ${sub} braucht eine Plugin-ID oder einen Ordner.`);
-        if (sub === 'enable') { const r = await k.enablePlugin(id, 'cli'); out({ enabled: r }, r.length ? `Aktiviert: ${r.join(', ')}` : `${id} war schon aktiviert.`); return EXIT.ok; }
-        if (sub === 'disable') { const r = await k.disablePlugin(id, !!v.cascade, 'cli'); out({ disabled: r }, `Deaktiviert: ${r.join(', ')}`); return EXIT.ok; }
-        if (sub === 'add-folder') { const r = await k.plugins.addFolder(id); await k.audit.add('cli', 'plugin.add-folder', id, { found: r }); out({ found: r }, `Plugin-Ordner hinzugefügt; gefunden: ${r.join(', ')}\nMit „kassenwart plugins enable ID“ aktivieren.`); return EXIT.ok; }
+        if (sub === 'enable') {
+          const r = await k.enablePlugin(id, 'cli');
+          out({ enabled: r, server: false }, r.length
+            ? `Aktiviert: ${r.join(', ')} (es läuft kein Server; der Server lädt es beim nächsten Start)`
+            : `${id} war schon aktiviert.`);
+          return EXIT.ok;
+        }
+        if (sub === 'disable') { const r = await k.disablePlugin(id, !!v.cascade, 'cli'); out({ disabled: r, server: false }, `Deaktiviert: ${r.join(', ')}`); return EXIT.ok; }
+        if (sub === 'add-folder') {
+          const dirs = await k.plugins.addFolder(id);
+          await k.plugins.load();
+          const found = dirs.map((dir) => k!.plugins.list().find((r) => r.dir === dir)).filter((r) => r !== undefined);
+          await k.audit.add('cli', 'plugin.add-folder', id, { found: found.map((r) => r.id) });
+          const lines = found.map((r) => `  ${r.id}${r.manifest ? ` ${r.manifest.version} „${r.manifest.displayName}“` : ''} (${r.dir})` +
+            (r.manifestErrors.length ? `\n    FEHLERHAFT: ${r.manifestErrors.join('\n    FEHLERHAFT: ')}` : ''));
+          const broken = found.filter((r) => r.manifestErrors.length);
+          out({ found: found.map((r) => ({ id: r.id, dir: r.dir, version: r.manifest?.version, errors: r.manifestErrors })) },
+            `Plugin-Ordner hinzugefügt. Gefunden:\n${lines.join('\n')}\n` +
+            (broken.length < found.length ? `Mit „kassenwart plugins enable ID“ aktivieren.` : '') +
+            (broken.length ? `${broken.length < found.length ? '\n' : ''}${broken.length} Plugin(s) fehlerhaft: erst reparieren, dann aktivieren.` : ''));
+          return EXIT.ok; // the folder is added either way; the errors are printed
+        }
         if (sub === 'remove-folder') { await k.plugins.removeFolder(id); await k.audit.add('cli', 'plugin.remove-folder', id, {}); out({ ok: true }, 'Plugin-Ordner entfernt.'); return EXIT.ok; }
         throw new UsageError(`Unbekannter Unterbefehl „plugins ${sub}“.`);
       }
@@ -211,12 +234,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'action': {
         const [sub, id] = pos;
         if (sub !== 'run' || !id) throw new UsageError('action run ID');
-        const params: Record<string, unknown> = {};
-        for (const p of v.param ?? []) {
-          const i = p.indexOf('=');
-          if (i < 1) throw new UsageError(`--param erwartet name=wert, nicht „${p}“.`);
-          params[p.slice(0, i)] = parseValue(p.slice(i + 1));
-        }
+        const params = actionParams(v.param);
         await k.plugins.activateStartup();
         const bar = progressBar();
         const job = await k.jobs.start(id, { user: 'cli', trigger: 'cli', params });
@@ -227,11 +245,7 @@ export async function main(argv: string[]): Promise<number> {
         const final = await k.jobs.wait(job.id);
         process.off('SIGINT', onSig);
         bar.done();
-        const text = final?.state === 'succeeded' || final?.state === 'warning'
-          ? final.result?.message ?? 'Fertig.'
-          : `${final?.error?.message ?? 'Fehlgeschlagen.'}${final?.error?.hint ? '\n' + final.error.hint : ''}`;
-        if (final?.state === 'succeeded' || final?.state === 'warning') out(final, text); else { if (json) out(final, ''); else process.stderr.write(text + '\n'); }
-        return final?.state === 'succeeded' || final?.state === 'warning' ? EXIT.ok : EXIT.failed;
+        return reportJob(final, json);
       }
       case 'jobs': {
         const list = await k.jobs.history(Number(v.limit ?? 20) || 20);

@@ -169,7 +169,16 @@ export class Kernel {
    * Applies what another process (the CLI) wrote to the state database while this server runs: new plugin
    * folders, enablement, settings (cache and schedules). Cheap when nothing changed.
    */
-  async syncFromDisk(): Promise<void> {
+  syncFromDisk(): Promise<void> {
+    // one at a time: the timer and the CLI's requests over the local socket both call it
+    const run = this.syncing.then(() => this.doSync());
+    this.syncing = run.catch(() => {});
+    return run;
+  }
+
+  private syncing: Promise<void> = Promise.resolve();
+
+  private async doSync(): Promise<void> {
     await this.db.refresh();
     if (this.db.externalChanges === this.seenChanges) return;
     this.seenChanges = this.db.externalChanges;

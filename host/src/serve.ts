@@ -3,6 +3,9 @@ import { isIP } from 'node:net';
 import { Kernel } from './kernel.js';
 import { createApp } from './http/server.js';
 import { createLogger } from './log.js';
+import { LocalChannelError, listenLocal, probe, socketPath } from './http/local.js';
+import { resolve as resolvePath } from 'node:path';
+import { unlink } from 'node:fs/promises';
 
 const log = createLogger('host');
 
@@ -28,7 +31,12 @@ export async function serve(o: ServeOptions): Promise<void> {
   if (!isLoopback(o.bind) && isIP(o.bind) === 0 && o.bind !== '0.0.0.0') {
     throw new Error(`„${o.bind}“ ist keine gültige Adresse.`);
   }
+  // Before anything touches the state database (recover() would mark the other server's jobs failed).
+  if (await probe(socketPath(resolvePath(o.dataDir)))) {
+    throw new Error(`Für den Datenordner ${resolvePath(o.dataDir)} läuft bereits ein Kassenwart-Server. Diesen zuerst beenden (oder einen anderen Datenordner wählen).`);
+  }
   let restartReason: string | undefined;
+  let localServer: Server | undefined;
   let shuttingDown: Promise<void> | undefined;
   let server: Server | undefined;
   const k = await Kernel.open({
@@ -59,6 +67,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     shuttingDown ??= (async () => {
       log.info(`shutting down (${why})`);
       server?.close();
+      if (localServer) { localServer.close(); await unlink(socketPath(k.dataDir)).catch(() => {}); }
       await k.close();
       for (const s of sockets) s.destroy();
       process.exitCode = restartReason ? RESTART_EXIT_CODE : 0;
@@ -82,6 +91,16 @@ export async function serve(o: ServeOptions): Promise<void> {
     if (code === 'EADDRNOTAVAIL') throw new Error(`Die Adresse ${o.bind} gibt es auf diesem Rechner nicht. Mit --bind eine Adresse dieses Rechners angeben.`);
     if (code === 'EACCES') throw new Error(`Port ${o.port} darf dieser Benutzer nicht öffnen. Einen Port über 1024 wählen (--port).`);
     throw e;
+  }
+  // the local control channel for the CLI on this machine (see http/local.ts)
+  try {
+    const callback = app.callback();
+    localServer = await listenLocal(k.dataDir, callback);
+    localServer.on('connection', (s) => { sockets.add(s as never); s.on('close', () => sockets.delete(s as never)); });
+  } catch (e) {
+    if (!(e instanceof LocalChannelError)) throw e;
+    log.warn(`local control channel not available: ${e.message}`);
+    process.stderr.write(`Achtung: ${e.message} Die Befehle „kassenwart …“ arbeiten dann ohne den Server auf dem Datenordner.\n`);
   }
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : o.port;

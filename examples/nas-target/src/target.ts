@@ -258,7 +258,7 @@ export function createNasTarget(settings: Pick<SettingsView, 'get'>): BackupTarg
       // The size of the next backup is not known yet: expect it to be about as big as the newest one there.
       const newest = async () => (await listFolder(s.directory).catch(() => []))[0]?.size ?? 0;
       const problem = (await checkFolder(s.directory)) ?? (await checkSpace(s.directory, (await newest()) + SPACE_MARGIN));
-      if (problem) return { available: false, kind: 'unavailable', reason: `${problem.message} ${problem.hint}` };
+      if (problem) return { available: false, kind: 'unavailable', reason: problem.message, hint: problem.hint };
       return { available: true };
     },
 

@@ -9,6 +9,7 @@ import { allows, type Session, type User } from '../auth/users.js';
 import { createLogger } from '../log.js';
 import { PACKAGE_ROOT, HOST_VERSION } from '../version.js';
 import type { Kernel } from '../kernel.js';
+import { isLocalRequest } from './local.js';
 
 const log = createLogger('http');
 const COOKIE = 'kw_session';
@@ -95,11 +96,17 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
 
   // ---- session, CSRF and authorization
   app.use(async (ctx, next) => {
-    const sid = ctx.cookies.get(COOKIE);
-    const session = await k.users.session(sid);
     const state = ctx.state as State;
+    // The CLI on this machine, over the unix socket in the data folder (see http/local.ts): the local
+    // administrator, as when it works on the data folder itself. It first sees what other processes wrote.
+    const localCli = isLocalRequest(ctx.req);
+    if (localCli) await k.syncFromDisk();
+    const sid = localCli ? undefined : ctx.cookies.get(COOKIE);
+    const session = localCli
+      ? { user: { name: 'cli', role: 'technician' as Role }, csrf: '', expiresAt: '' }
+      : await k.users.session(sid);
     state.session = session;
-    state.sessionId = session ? sid : undefined;
+    state.sessionId = session && !localCli ? sid : undefined;
     state.authorize = (role: Role) => {
       if (!state.session) throw new UserError('Bitte zuerst anmelden.', { code: 'auth.required', status: 401 });
       if (!allows(state.session.user.role, role)) {
@@ -107,7 +114,7 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
       }
       return state.session.user;
     };
-    if (MUTATING.has(ctx.method) && ctx.path.startsWith('/api/')) {
+    if (MUTATING.has(ctx.method) && ctx.path.startsWith('/api/') && !localCli) {
       const origin = ctx.get('origin');
       // Same host is what matters (a TLS reverse proxy in front changes the scheme, not the host).
       if (origin && originHost(origin) !== ctx.host) throw forbidden('Anfrage von einer fremden Seite abgelehnt (Herkunft passt nicht).');
@@ -216,8 +223,17 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     if (!action) throw new UserError(`Die Aktion „${ctx.params.id}“ gibt es nicht (oder ihr Plugin ist deaktiviert).`, { code: 'action.unknown', status: 404 });
     ctx.state.authorize(action.role ?? 'operator');
     const params = ((ctx.request.body as { params?: Record<string, unknown> } | undefined)?.params) ?? {};
-    const job = await k.jobs.start(action.id, { user: user!.name, trigger: 'user', params });
+    const job = await k.jobs.start(action.id, { user: user!.name, trigger: isLocalRequest(ctx.req) ? 'cli' : 'user', params });
+    // ?follow=1: the answer is the job's event stream ("started" with the job, then as /api/jobs/:id/events),
+    // subscribed before anything else is awaited, so no progress message is missed (the CLI uses it)
+    const live = ctx.query.follow === '1' ? k.jobs.follow(job.id) : undefined;
+    if (live) {
+      const es = eventStream(ctx);
+      es.send('started', { job });
+      followJob(ctx, es, live);
+    }
     await k.audit.add(user!.name, 'action.start', action.id, { job: job.id });
+    if (live) return;
     ctx.status = 202;
     ctx.body = { job };
   });
@@ -238,9 +254,8 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     if (ok) await k.audit.add(user!.name, 'action.cancel', job.actionId, { job: job.id });
     ctx.body = { cancelled: ok };
   });
-  route('get', '/api/jobs/:id/events', 'operator', async (ctx) => {
-    const id = ctx.params.id;
-    const live = k.jobs.follow(id);
+  /** Answers with a server-sent event stream; returns the function that sends one event. */
+  const eventStream = (ctx: Ctx) => {
     const stream = new PassThrough();
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
@@ -249,17 +264,14 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     ctx.type = 'text/event-stream';
     ctx.status = 200;
     ctx.body = stream;
-    const sendEvent = (event: string, data: unknown) => stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    if (!live) {
-      const job = await k.jobs.get(id);
-      if (!job) sendEvent('error', { code: 'job.unknown', message: 'Diesen Vorgang gibt es nicht.' });
-      else sendEvent('done', job);
-      stream.end();
-      return;
-    }
-    sendEvent('progress', { percent: live.view.percent, message: live.view.message });
-    const onProgress = (p: unknown) => sendEvent('progress', p);
-    const onLog = (l: unknown) => sendEvent('log', l);
+    const send = (event: string, data: unknown) => stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    return { stream, send };
+  };
+  /** Streams a running job's progress, log lines and its final state ("done"), then ends the stream. */
+  const followJob = (ctx: Ctx, es: ReturnType<typeof eventStream>, live: NonNullable<ReturnType<Kernel['jobs']['follow']>>) => {
+    const { stream, send } = es;
+    const onProgress = (p: unknown) => send('progress', p);
+    const onLog = (l: unknown) => send('log', l);
     const heartbeat = setInterval(() => stream.write(': ping\n\n'), 15_000);
     const cleanup = () => {
       clearInterval(heartbeat);
@@ -267,11 +279,25 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
       live.events.off('log', onLog);
       live.events.off('done', onDone);
     };
-    const onDone = (j: unknown) => { sendEvent('done', j); cleanup(); stream.end(); };
+    const onDone = (j: unknown) => { send('done', j); cleanup(); stream.end(); };
     live.events.on('progress', onProgress);
     live.events.on('log', onLog);
     live.events.once('done', onDone);
     ctx.req.on('close', cleanup);
+  };
+  route('get', '/api/jobs/:id/events', 'operator', async (ctx) => {
+    const id = ctx.params.id;
+    const live = k.jobs.follow(id);
+    const es = eventStream(ctx);
+    if (!live) {
+      const job = await k.jobs.get(id);
+      if (!job) es.send('error', { code: 'job.unknown', message: 'Diesen Vorgang gibt es nicht.' });
+      else es.send('done', job);
+      es.stream.end();
+      return;
+    }
+    es.send('progress', { percent: live.view.percent, message: live.view.message });
+    followJob(ctx, es, live);
   });
 
   // ---- panels, schedules, audit, routes

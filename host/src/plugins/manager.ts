@@ -62,6 +62,12 @@ export class PluginManager {
   private order: string[] = [];
   private readonly log: Logger = createLogger('plugins');
   private activationOrder: string[] = [];
+  /**
+   * Activation events that have happened in this process (as VS Code remembers them): a plugin that becomes
+   * usable later (enabled at run time) and waits for one of them is activated at once, not at the next
+   * occurrence, which for onStartup or onExtensionPoint:<id> would be the next restart.
+   */
+  private readonly happened = new Set<string>();
 
   constructor(private readonly o: PluginManagerOptions) {}
 
@@ -85,7 +91,7 @@ export class PluginManager {
       if (this.knownDirs.has(dir)) continue;
       this.knownDirs.add(dir);
       const r = await readManifest(dir, this.o.hostVersion);
-      const id = r.manifest?.id ?? `?${dir}`;
+      const id = r.manifest?.id ?? r.id ?? `?${dir}`;
       if (this.records.has(id)) {
         const other = this.records.get(id)!;
         this.records.set(`${id}@${dir}`, this.blank(`${id}@${dir}`, dir, builtin, r.manifest, false, 'failed',
@@ -94,7 +100,6 @@ export class PluginManager {
       }
       const enabled = enablement.get(id) ?? (builtin && (r.manifest?.enabledByDefault ?? true));
       const rec = this.blank(id, dir, builtin, r.manifest, enabled, r.errors.length ? 'failed' : (enabled ? 'inactive' : 'disabled'), r.errors);
-      if (!r.manifest) rec.id = id;
       this.records.set(id, rec);
       if (r.errors.length) this.log.warn(`plugin ${dir} failed: ${r.errors.join(' | ')}`);
     }
@@ -187,7 +192,16 @@ export class PluginManager {
       for (const ep of r.manifest!.contributes?.extensionPoints ?? []) this.extensionPoints.declare(ep.id, id);
       if (r.manifest!.contributes?.settings && !this.o.settings.has(id)) this.o.settings.register(id, r.manifest!.contributes.settings);
     }
-    if (activate) await this.activateStartup();
+    if (activate) await this.activateHappened();
+  }
+
+  /** Activates every usable, inactive plugin that waits for an event that has already happened. */
+  private async activateHappened(): Promise<void> {
+    for (const r of this.usableRecords()) {
+      if (r.state !== 'inactive') continue;
+      const ev = r.manifest.activationEvents ?? ['onStartup'];
+      if (ev.some((e) => this.happened.has(e))) await this.activate(r.id).catch(() => {});
+    }
   }
 
   /** Plugins in dependency order (usable ones and the rest, for listing). */
@@ -237,6 +251,8 @@ export class PluginManager {
 
   /** Activates every usable plugin whose activation events include onStartup (or "*"). */
   async activateStartup(): Promise<void> {
+    this.happened.add('onStartup');
+    this.happened.add('*');
     for (const r of this.usableRecords()) {
       const ev = r.manifest.activationEvents ?? ['onStartup'];
       if (ev.includes('onStartup') || ev.includes('*')) await this.activate(r.id).catch(() => {});
@@ -245,6 +261,7 @@ export class PluginManager {
 
   /** Activates plugins waiting for `event` (e.g. "onAction:backup.create"). */
   async fire(event: string): Promise<void> {
+    this.happened.add(event);
     for (const r of this.usableRecords()) {
       if (r.state === 'inactive' && (r.manifest.activationEvents ?? []).includes(event)) await this.activate(r.id).catch(() => {});
     }
@@ -304,9 +321,15 @@ export class PluginManager {
           instance = child.resolve(Cls);
         } catch (e) {
           const msg = reasonOf(e);
-          throw new Error(/TypeInfo not known/.test(msg)
-            ? 'Die Plugin-Klasse ist nicht mit @injectable() markiert (aus kassenwart/sdk importieren).'
-            : `Plugin-Klasse konnte nicht erzeugt werden: ${msg}`);
+          // tsyringe's injectable() reads the parameters inject() recorded: called first (plain JavaScript),
+          // it sees none, and resolving fails exactly as without injectable().
+          const injected = Object.keys((Reflect as unknown as { getOwnMetadata(k: string, t: object): object | undefined })
+            .getOwnMetadata?.('injectionTokens', Cls) ?? {}).length > 0;
+          throw new Error(!/TypeInfo not known/.test(msg)
+            ? `Plugin-Klasse konnte nicht erzeugt werden: ${msg}`
+            : injected
+              ? 'injectable() wurde vor inject(…) aufgerufen. In JavaScript zuerst inject(TOKEN)(Klasse, undefined, i) für jeden Parameter, danach injectable()(Klasse).'
+              : 'Die Plugin-Klasse ist nicht mit @injectable() markiert (aus kassenwart/sdk importieren).');
         }
         r.instance = instance;
         if (instance.activate) {
@@ -441,6 +464,8 @@ export class PluginManager {
     r.container?.dispose?.();
     r.container = undefined;
     this.activationOrder = this.activationOrder.filter((x) => x !== r.id);
+    // its extension points are gone until it activates again (which fires the event anew)
+    for (const ep of r.manifest?.contributes?.extensionPoints ?? []) this.happened.delete(`onExtensionPoint:${ep.id}`);
   }
 
   /** Deactivates one plugin (after its active dependants). */
@@ -469,16 +494,22 @@ export class PluginManager {
   /** Enables `id` and every plugin it needs (transitively). Returns the ids newly enabled. */
   async enable(id: string): Promise<string[]> {
     const r = this.records.get(id);
-    if (!r || !r.manifest) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404 });
+    if (!r) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404, hint: 'Mit „kassenwart plugins list“ die installierten Plugins ansehen.' });
     const need: string[] = [];
     const visit = (x: string, chain: string[]) => {
       const rec = this.records.get(x);
-      if (!rec || !rec.manifest) {
+      if (!rec) {
         throw new UserError(`„${id}“ kann nicht aktiviert werden: benötigtes Plugin „${x}“ ist nicht installiert.`,
           { code: 'plugin.missing-dependency', status: 409, hint: 'Das fehlende Plugin installieren (Plugin-Ordner hinzufügen).' });
       }
+      // A plugin that cannot run is not switched on: saying "aktiviert" would be untrue.
+      if (!rec.manifest || rec.manifestErrors.length) {
+        const which = x === id ? '' : `benötigtes Plugin „${x}“ `;
+        throw new UserError(`„${id}“ kann nicht aktiviert werden: ${which}${which ? 'ist' : 'Das Plugin ist'} fehlerhaft. ${rec.manifestErrors.join(' ')}`,
+          { code: 'plugin.broken', status: 422, hint: `Das Plugin in ${rec.dir} reparieren oder eine passende Version installieren, dann erneut aktivieren.` });
+      }
       if (chain.includes(x)) return;
-      for (const d of Object.keys(rec.manifest.dependencies ?? {})) visit(d, [...chain, x]);
+      for (const d of Object.keys(rec.manifest!.dependencies ?? {})) visit(d, [...chain, x]);
       if (!need.includes(x)) need.push(x);
     };
     visit(id, []);
@@ -498,7 +529,7 @@ export class PluginManager {
    */
   async disable(id: string, cascade = false): Promise<string[]> {
     const r = this.records.get(id);
-    if (!r || !r.manifest) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404 });
+    if (!r) throw new UserError(`Plugin „${id}“ ist nicht installiert.`, { code: 'plugin.unknown', status: 404 });
     const all: string[] = [];
     const visit = (x: string) => {
       if (all.includes(x)) return;
@@ -509,7 +540,7 @@ export class PluginManager {
     const dependants = all.filter((x) => x !== id);
     if (dependants.length && !cascade) {
       const names = dependants.map((d) => `„${this.records.get(d)?.manifest?.displayName ?? d}“`).join(', ');
-      throw new UserError(`„${r.manifest.displayName}“ kann nicht deaktiviert werden, solange ${names} aktiviert ${dependants.length > 1 ? 'sind' : 'ist'}.`,
+      throw new UserError(`„${r.manifest?.displayName ?? id}“ kann nicht deaktiviert werden, solange ${names} aktiviert ${dependants.length > 1 ? 'sind' : 'ist'}.`,
         { code: 'plugin.has-dependants', status: 409, hint: `Zuerst ${names} deaktivieren oder „alle abhängigen mit deaktivieren“ wählen.` });
     }
     await this.o.db.write((tx) => {

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import semver from 'semver';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { manifestSchema, type PluginManifest } from 'kassenwart/sdk';
 import { createAjv, problems } from './ajv.js';
 
@@ -12,6 +13,8 @@ const settingsAjv = createAjv();
 export interface ManifestResult {
   dir: string;
   manifest?: PluginManifest;
+  /** The plugin id when it is readable although the manifest has errors (so the plugin is listed by it). */
+  id?: string;
   /** German reasons; empty when the manifest is usable. */
   errors: string[];
 }
@@ -23,6 +26,48 @@ function inside(root: string, rel: string): boolean {
 
 async function exists(p: string): Promise<boolean> {
   try { await stat(p); return true; } catch { return false; }
+}
+
+/** The id pattern of the manifest schema. */
+const ID = /^[a-z][a-z0-9-]{1,39}$/;
+
+/** What jsonc-parser's error codes mean, in German. */
+const SYNTAX: Record<string, string> = {
+  InvalidSymbol: 'unerwartetes Zeichen',
+  InvalidNumberFormat: 'ungültige Zahl',
+  PropertyNameExpected: 'hier wird ein Schlüssel in doppelten Anführungszeichen erwartet (steht ein Komma zu viel davor?)',
+  ValueExpected: 'hier wird ein Wert erwartet',
+  ColonExpected: 'hier wird ein Doppelpunkt erwartet',
+  CommaExpected: 'hier fehlt ein Komma',
+  CloseBraceExpected: 'hier fehlt eine schließende geschweifte Klammer „}“',
+  CloseBracketExpected: 'hier fehlt eine schließende eckige Klammer „]“',
+  EndOfFileExpected: 'nach dem Ende des Objekts folgt noch Text',
+  InvalidCommentToken: 'Kommentare sind in plugin.json nicht erlaubt',
+  UnexpectedEndOfComment: 'Kommentar ohne Ende',
+  UnexpectedEndOfString: 'Zeichenkette ohne schließendes Anführungszeichen',
+  UnexpectedEndOfNumber: 'unvollständige Zahl',
+  InvalidUnicode: 'ungültige Unicode-Escape-Sequenz',
+  InvalidEscapeCharacter: 'ungültige Escape-Sequenz',
+  InvalidCharacter: 'ungültiges Zeichen (z. B. ein Zeilenumbruch oder Steuerzeichen in einer Zeichenkette)',
+};
+
+/** A German message for a JSON syntax error, with line and column (1-based) of its first problem. */
+function syntaxError(raw: string): string {
+  const errors: ParseError[] = [];
+  parseJsonc(raw, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (!raw.trim()) return 'plugin.json ist leer: erwartet wird ein JSON-Objekt.';
+  if (!first) return 'plugin.json ist kein gültiges JSON.';
+  const before = raw.slice(0, first.offset);
+  const line = before.split('\n').length;
+  const column = first.offset - before.lastIndexOf('\n');
+  const code = printParseErrorCode(first.error);
+  const atEnd = first.offset >= raw.trimEnd().length;
+  const token = raw.substr(first.offset, Math.min(first.length, 20));
+  const what = atEnd && code !== 'EndOfFileExpected'
+    ? 'die Datei endet, bevor das JSON-Objekt vollständig ist (fehlt ein Wert oder eine schließende Klammer „}“?)'
+    : `${SYNTAX[code] ?? code}${code === 'InvalidSymbol' && token ? ` „${token}“` : ''}`;
+  return `plugin.json ist kein gültiges JSON: Zeile ${line}, Spalte ${column}: ${what}.`;
 }
 
 /**
@@ -40,11 +85,15 @@ export async function readManifest(dir: string, hostVersion: string): Promise<Ma
   let data: unknown;
   try {
     data = JSON.parse(raw);
-  } catch (e) {
-    return { dir, errors: [`plugin.json ist kein gültiges JSON: ${(e as Error).message}`] };
+  } catch {
+    return { dir, errors: [syntaxError(raw)] };
   }
   if (!validateSchema(data)) {
-    return { dir, errors: problems(validateSchema.errors).map((p) => `plugin.json ${p.path}: ${p.message}`) };
+    const id = (data as { id?: unknown } | null)?.id;
+    return {
+      dir, id: typeof id === 'string' && ID.test(id) ? id : undefined,
+      errors: problems(validateSchema.errors).map((p) => `plugin.json ${p.path}: ${p.message}`),
+    };
   }
   const m = data as PluginManifest;
   return { dir, manifest: m, errors: await semanticErrors(dir, m, hostVersion) };

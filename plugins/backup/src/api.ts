@@ -35,6 +35,11 @@ export interface Availability {
    */
   reason?: string;
   /**
+   * German advice on what to do, kept apart from `reason` (e.g. "Bitte einen Stick einstecken."). "Backup an
+   * FTP" shows it after the reason and keeps it in the target's result (`TargetResult.hint`).
+   */
+  hint?: string;
+  /**
    * "skipped": the installation's settings say this target is not wanted now (not an error);
    * "unavailable": it is wanted but cannot be used (an error the operator must fix).
    */
@@ -60,6 +65,41 @@ export interface SendResult {
   /** Bytes stored remotely, as checked after the upload. */
   bytes?: number;
 }
+
+/**
+ * One target's outcome in "Backup an FTP" (`backup.send`): the job's `result.details.results` when the job
+ * succeeded or ended with a warning, and `error.details.results` when it failed (every tried target failed).
+ */
+export interface TargetResult {
+  /** The target's id ("backup.ftp", "usb.stick", "nas-target.folder"). */
+  target: string;
+  /** Its German name. */
+  displayName: string;
+  /** sent; skipped (by a policy or because the target said "not now"); failed. */
+  status: 'sent' | 'skipped' | 'failed';
+  /** German summary or reason (for a thrown UserError: its message and hint). */
+  message: string;
+  /** The hint of an unavailable target (`Availability.hint`), when it gave one. */
+  hint?: string;
+  /** Where it went (`SendResult.location`), when sent. */
+  location?: string;
+  /** Bytes stored at the target (`SendResult.bytes`), when sent and reported. */
+  bytes?: number;
+}
+
+/** `details` of a "Backup an FTP" job (its result, or its error when it failed). */
+export type SendDetails = {
+  /** File name of the backup that was sent. */
+  backup: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Lower-case hex SHA-256 of the .gz file. */
+  sha256: string;
+  /** True when the send made a new backup first (the POS database had changed since the newest). */
+  freshBackup: boolean;
+  /** One entry per contributed target, in order. */
+  results: TargetResult[];
+};
 
 /** A backup already stored at the target. */
 export interface StoredBackup {

@@ -12,7 +12,9 @@ import {
   UserError, isUserError, fsyncDir, writeFileAtomic, throwIfAborted,
   type ActionResult, type JobContext, type Logger, type SettingsView, type Contribution,
 } from 'kassenwart/sdk';
-import type { BackupFile, BackupListener, BackupTarget, BackupTargetPolicy, RestoreJob } from './api.js';
+import type { BackupFile, BackupListener, BackupTarget, BackupTargetPolicy, RestoreJob, SendDetails, TargetResult } from './api.js';
+
+export type { TargetResult };
 import { generatePosDatabase } from './posdb.js';
 import { checkSource, snapshotToGzip, type SnapshotMethod, type SnapshotResult } from './snapshot.js';
 import { verifyBackupFile, VerifyError, type VerifyExpect, type VerifyResult } from './verify.js';
@@ -37,17 +39,6 @@ export interface BackupEnv {
   policies(): Contribution<BackupTargetPolicy>[];
   /** Told about every new local backup (optional). */
   listeners?(): Contribution<BackupListener>[];
-}
-
-/** Result of one target in "Backup an FTP". */
-export interface TargetResult {
-  target: string;
-  displayName: string;
-  status: 'sent' | 'skipped' | 'failed';
-  /** German reason or summary. */
-  message: string;
-  location?: string;
-  bytes?: number;
 }
 
 interface StatusEntry { at: string; message: string; backup?: string; location?: string }
@@ -353,9 +344,10 @@ export class BackupService {
         if (!av.available) {
           const reason = av.reason ?? 'nicht verfügbar';
           // Only an explicit "skipped" is harmless; a target that cannot be used without saying why it is
-          // not wanted counts as failed, so the operator sees it.
-          if (av.kind === 'skipped') Object.assign(r, { status: 'skipped', message: reason });
-          else Object.assign(r, { status: 'failed', message: reason });
+          // not wanted counts as failed, so the operator sees it. The hint stays apart (and is shown after it).
+          const message = av.hint ? `${reason} ${av.hint}` : reason;
+          if (av.kind === 'skipped') Object.assign(r, { status: 'skipped', message: reason }, av.hint ? { hint: av.hint } : {});
+          else Object.assign(r, { status: 'failed', message }, av.hint ? { hint: av.hint } : {});
         } else {
           const sent = await t.send(file, {
             signal: job.signal,
@@ -379,7 +371,7 @@ export class BackupService {
 
     const sent = results.filter((r) => r.status === 'sent');
     const failed = results.filter((r) => r.status === 'failed');
-    const details = { backup: file.name, size: file.size, sha256: file.sha256, freshBackup: fresh, results };
+    const details: SendDetails = { backup: file.name, size: file.size, sha256: file.sha256, freshBackup: fresh, results };
     const failText = failed.map((r) => `${r.displayName}: ${r.message}`).join(' · ');
     if (failed.length && !sent.length) {
       throw new UserError(`Datenbank nicht gesendet. ${failText}`, { code: 'backup.send-failed', hint: 'Details stehen im Protokoll des Auftrags und in der Datensicherungs-Übersicht.', details });

@@ -44,14 +44,20 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
+/** A job as `GET /api/jobs/:id` returns it. */
 export interface JobView {
   id: string;
   actionId: string;
   state: 'running' | 'succeeded' | 'warning' | 'failed' | 'cancelled';
   percent?: number;
   message?: string;
+  /** Set when the job succeeded or ended with a warning: the handler's message and `details`. */
   result?: { message?: string; details?: Record<string, unknown> };
-  error?: { code: string; message: string; hint?: string };
+  /**
+   * Set when it failed or was cancelled. `details` are the thrown UserError's details, kept with the job (e.g.
+   * "Backup an FTP": `{ results: TargetResult[], … }` when every tried target failed).
+   */
+  error?: { code: string; message: string; hint?: string; details?: Record<string, unknown> | unknown[] };
   [k: string]: unknown;
 }
 

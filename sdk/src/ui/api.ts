@@ -43,7 +43,8 @@ export interface Job {
   percent?: number | null;
   message?: string | null;
   result?: { message?: string; outcome?: string; details?: Record<string, unknown> } | null;
-  error?: { code: string; message: string; hint?: string } | null;
+  /** Set when the job failed or was cancelled; `details` as the thrown UserError gave them (e.g. per-target results). */
+  error?: { code: string; message: string; hint?: string; details?: Record<string, unknown> | unknown[] } | null;
   user?: string;
   trigger?: string;
   startedAt?: string;

@@ -118,7 +118,9 @@ describe('example nas-target: send() directly (real files, real FIFO)', function
       .to.deep.equal({ available: false, kind: 'skipped', reason: 'Die Sicherung in den NAS-Ordner ist ausgeschaltet.' });
     const none = await createNasTarget(settingsOf({ enabled: true, directory: '', keep: 3 })).availability();
     expect(none).to.include({ available: false, kind: 'unavailable' });
-    expect(none.reason).to.match(/^Für die Sicherung in den NAS-Ordner ist kein Ordner eingestellt\. Bitte unter Einstellungen/);
+    // what is wrong and what to do are kept apart (Availability.hint); "Backup an FTP" shows both
+    expect(none.reason).to.equal('Für die Sicherung in den NAS-Ordner ist kein Ordner eingestellt.');
+    expect(none.hint).to.match(/^Bitte unter Einstellungen/);
     const file = await createNasTarget(settingsOf({ enabled: true, directory: source.path, keep: 3 })).availability();
     expect(file).to.include({ available: false, kind: 'unavailable' });
     expect(file.reason).to.match(new RegExp(`^${source.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ist kein Ordner\\.`));
