@@ -24,11 +24,10 @@ export interface GzipOptions {
   concurrency?: number;
   signal?: AbortSignal;
   /**
-   * Hash both sides with SHA-256 (default true). The backup path turns it off: hashing runs on the main thread
-   * and would compete with the compression for the CPU; verification hashes the written file instead, and each
-   * gzip member's own CRC-32 and length already prove the round trip.
+   * SHA-256 of both sides (true, the default), of the input only ('raw': the backup path, whose verification
+   * hashes the .gz as it reads it back), or none (false). Hashing runs on the main thread between the members.
    */
-  hash?: boolean;
+  hash?: boolean | 'raw';
   /**
    * Called after each member is written, with input bytes done and the output written so far (the output
    * file from offset 0 to `gzBytesWritten` is final then: it is never rewritten).
@@ -56,7 +55,7 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
   const concurrency = Math.max(1, options.concurrency ?? 3);
   const hash = options.hash ?? true;
   const rawHash = hash ? createHash('sha256') : undefined;
-  const gzHash = hash ? createHash('sha256') : undefined;
+  const gzHash = hash === true ? createHash('sha256') : undefined;
   let rawBytes = 0;
   let gzBytes = 0;
   let readPos = 0;

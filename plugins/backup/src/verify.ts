@@ -1,16 +1,22 @@
 /**
- * Verification of a .gz backup: gunzip it, check the SHA-256 of both sides against what was recorded,
- * open it with sql.js, run PRAGMA integrity_check and count the rows of every table. The parts are exported
- * separately so that "Datensicherung" can run the SQLite checks on the snapshot in a worker thread while the
- * .gz is written (see check.ts), and then only stream the .gz back.
+ * Verification of a .gz backup: gunzip it (streamed: every member's CRC-32 and length), check the SHA-256 of
+ * both sides against what was recorded, and run native SQLite's `PRAGMA integrity_check` and row counts on the
+ * database. Nothing holds a whole database or backup in memory: a backup on its own (restore) is gunzipped to a
+ * temp file that is checked there; "Datensicherung" checks its immutable snapshot in a worker thread while the
+ * .gz is written and read back (see check.ts, snapshot.ts).
  */
-import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { createReadStream, createWriteStream, openSync, readSync, fstatSync, closeSync } from 'node:fs';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { CancelledError, UserError, throwIfAborted } from 'kassenwart/sdk';
-import { loadSqlJs } from './sqljs.js';
+import { startSnapshotCheck } from './check.js';
+import { TMP_PREFIX } from './store.js';
 
 /** What a verification found. */
 export interface VerifyResult {
@@ -36,43 +42,29 @@ export class VerifyError extends UserError {
   }
 }
 
-/** Gunzips `gzPath` into memory, hashing both sides. */
-/**
- * Streams `gzPath` through gunzip (1 MiB chunks), hashing the .gz bytes and the unpacked bytes, and hands
- * each unpacked chunk to `onRaw`. Every gzip member's CRC-32 and length are checked by gunzip.
- */
-async function streamGunzip(gzPath: string, signal: AbortSignal | undefined, onRaw: (c: Buffer) => void) {
-  const gzHash = createHash('sha256');
-  const rawHash = createHash('sha256');
-  let rawBytes = 0;
-  const src = createReadStream(gzPath, { highWaterMark: 1024 * 1024, signal });
-  src.on('data', (d) => gzHash.update(d as Buffer));
-  const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
-  src.on('error', (e) => gunzip.destroy(e));
-  src.pipe(gunzip);
-  for await (const c of gunzip as AsyncIterable<Buffer>) {
-    rawHash.update(c);
-    rawBytes += c.length;
-    onRaw(c);
-  }
-  return { gzSha256: gzHash.digest('hex'), rawSha256: rawHash.digest('hex'), rawBytes };
+/** A pass-through stream that hashes (SHA-256) and counts what flows through it. */
+function hashing(): Transform & { digest(): string; bytes: number } {
+  const hash = createHash('sha256');
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) { hash.update(chunk); t.bytes += chunk.length; cb(null, chunk); },
+  }) as Transform & { digest(): string; bytes: number };
+  t.bytes = 0;
+  t.digest = () => hash.digest('hex');
+  return t;
 }
 
-/** Gunzips a whole file into memory (one buffer of `sizeHint` bytes when the size is known). */
-async function gunzipFile(gzPath: string, sizeHint: number | undefined, signal?: AbortSignal) {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let pre: Buffer | undefined = sizeHint ? Buffer.allocUnsafe(sizeHint) : undefined;
-  const digest = await streamGunzip(gzPath, signal, (c) => {
-    if (pre && total + c.length <= pre.length) c.copy(pre, total);
-    else {
-      if (pre) { chunks.push(pre.subarray(0, total)); pre = undefined; }
-      chunks.push(c);
-    }
-    total += c.length;
-  });
-  const raw = pre ? pre.subarray(0, total) : Buffer.concat(chunks, total);
-  return { raw, rawSha256: digest.rawSha256, gzSha256: digest.gzSha256 };
+/**
+ * Streams `gzPath` through gunzip (1 MiB chunks) into `sink` (a file, or nothing), hashing the .gz bytes and the
+ * unpacked bytes. Every gzip member's CRC-32 and length are checked by gunzip. Memory stays bounded.
+ */
+async function streamGunzip(gzPath: string, signal: AbortSignal | undefined, sinkPath?: string): Promise<GzipDigest> {
+  const gz = hashing();
+  const raw = hashing();
+  const sink = sinkPath
+    ? createWriteStream(sinkPath, { mode: 0o600, highWaterMark: 1024 * 1024 })
+    : new Transform({ transform(_c, _e, cb) { cb(); } }).resume();
+  await pipeline(createReadStream(gzPath, { highWaterMark: 1024 * 1024 }), gz, createGunzip({ chunkSize: 1024 * 1024 }), raw, sink, { signal });
+  return { gzSha256: gz.digest(), rawSha256: raw.digest(), rawBytes: raw.bytes };
 }
 
 /** SHA-256 and length of a .gz file and of its gunzipped content, streamed (nothing held in memory). */
@@ -89,7 +81,7 @@ export interface GzipDigest {
  */
 export async function digestGzipFile(gzPath: string, signal?: AbortSignal): Promise<GzipDigest> {
   try {
-    return await streamGunzip(gzPath, signal, () => {});
+    return await streamGunzip(gzPath, signal);
   } catch (e) {
     throwIfAborted(signal);
     throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
@@ -191,44 +183,51 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollow
 }
 
 /**
- * The SQLite checks on the raw bytes of a database: the header's page count x page size must equal the
- * length (a torn read of a growing or shrinking file shows up here), sql.js opens it, `PRAGMA integrity_check`
- * must say `ok`; then the rows of every table (except sqlite_*) are counted. Throws a {@link VerifyError}.
- * sql.js keeps a view of `raw` (a Node Buffer is not copied), so the caller must not change it meanwhile.
+ * The SQLite checks of a database file, natively (better-sqlite3, read-only: nothing is written; the file is
+ * a private snapshot or temp copy): the header's page count x page size must equal the file size (a torn read of a growing or shrinking
+ * file shows up here), `PRAGMA integrity_check` must say `ok`; then the rows of every table (except sqlite_*)
+ * are counted. Throws a {@link VerifyError}. Synchronous and CPU-bound: call it in a worker (check.ts).
  */
-export async function checkDatabaseBytes(raw: Buffer, signal?: AbortSignal): Promise<Record<string, number>> {
+export function checkDatabaseFile(path: string): Record<string, number> {
+  const head = Buffer.alloc(100);
+  let size: number;
+  const fd = openSync(path, 'r');
+  try {
+    size = fstatSync(fd).size;
+    if (readSync(fd, head, 0, 100, 0) < 100 || head.toString('latin1', 0, 16) !== 'SQLite format 3\0') {
+      throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.');
+    }
+  } finally {
+    closeSync(fd);
+  }
   // Valid only when "version-valid-for" (offset 92) equals the change counter (offset 24).
-  if (raw.length >= 100 && raw.readUInt32BE(92) === raw.readUInt32BE(24)) {
-    const ps = raw.readUInt16BE(16) === 1 ? 65536 : raw.readUInt16BE(16);
-    if (raw.readUInt32BE(28) * ps !== raw.length) {
+  if (head.readUInt32BE(92) === head.readUInt32BE(24)) {
+    const ps = head.readUInt16BE(16) === 1 ? 65536 : head.readUInt16BE(16);
+    if (head.readUInt32BE(28) * ps !== size) {
       throw new VerifyError('Die Sicherung ist unvollständig: Dateigröße und Datenbankkopf passen nicht zusammen.');
     }
   }
-  throwIfAborted(signal);
-  const SQL = await loadSqlJs();
-  let db;
+  let db: Database.Database;
   try {
-    db = new SQL.Database(raw);
+    db = new Database(path, { readonly: true, fileMustExist: true });
   } catch (e) {
     throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.', e);
   }
   try {
     let problems: string[];
     try {
-      const r = db.exec('PRAGMA integrity_check');
-      problems = (r[0]?.values ?? []).map((v) => String(v[0]));
+      problems = db.prepare('PRAGMA integrity_check').pluck().all().map(String);
     } catch (e) {
       throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.', e);
     }
     if (problems.length !== 1 || problems[0] !== 'ok') {
       throw new VerifyError(`Die Sicherung hat die Integritätsprüfung nicht bestanden: ${problems.slice(0, 3).join('; ')}`);
     }
-    throwIfAborted(signal);
     const counts: Record<string, number> = {};
-    const tables = db.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
-    for (const [name] of tables[0]?.values ?? []) {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
+    for (const name of tables) {
       const t = String(name);
-      counts[t] = Number(db.exec(`SELECT count(*) FROM "${t.replace(/"/g, '""')}"`)[0].values[0][0]);
+      counts[t] = Number(db.prepare(`SELECT count(*) FROM "${t.replace(/"/g, '""')}"`).pluck().get());
     }
     return counts;
   } finally {
@@ -245,25 +244,38 @@ export function compareCounts(counts: Record<string, number>, expected: Record<s
   }
 }
 
+/** Options of {@link verifyBackupFile}. */
+export interface VerifyFileOptions {
+  /** Folder for the temporary gunzipped copy (default: beside the backup). */
+  tmpDir?: string;
+}
+
 /**
- * Verifies a backup file on its own (restore, before a backup is used): gunzip into memory, compare the
- * SHA-256s and the length, then {@link checkDatabaseBytes} and the row counts. Throws a {@link VerifyError}
- * (German) when anything does not match.
+ * Verifies a backup file on its own (restore, before a backup is used): gunzip it to a temp file (streamed,
+ * hashing both sides), compare the SHA-256s and the length with `expect`, then run the native checks
+ * ({@link checkDatabaseFile}) on the temp file in a worker thread and compare the row counts. The temp file is
+ * removed afterwards. Throws a {@link VerifyError} (German) when anything does not match.
  */
-export async function verifyBackupFile(gzPath: string, expect: VerifyExpect = {}, signal?: AbortSignal): Promise<VerifyResult> {
-  let unz;
+export async function verifyBackupFile(gzPath: string, expect: VerifyExpect = {}, signal?: AbortSignal, options: VerifyFileOptions = {}): Promise<VerifyResult> {
+  const tmp = join(options.tmpDir ?? dirname(gzPath), `${TMP_PREFIX}verify-${process.pid}-${randomBytes(4).toString('hex')}.sqlite`);
   try {
-    unz = await gunzipFile(gzPath, expect.rawBytes, signal);
-  } catch (e) {
+    let unz: GzipDigest;
+    try {
+      unz = await streamGunzip(gzPath, signal, tmp);
+    } catch (e) {
+      throwIfAborted(signal);
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw e;
+      throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
+    }
+    if (expect.gzSha256 && unz.gzSha256 !== expect.gzSha256) throw new VerifyError('Die Sicherungsdatei wurde verändert oder ist beschädigt (Prüfsumme stimmt nicht).');
+    if (expect.rawSha256 && unz.rawSha256 !== expect.rawSha256) throw new VerifyError('Die entpackte Sicherung weicht vom gelesenen Datenbankstand ab (Prüfsumme stimmt nicht).');
+    if (expect.rawBytes !== undefined && unz.rawBytes !== expect.rawBytes) throw new VerifyError('Die entpackte Sicherung hat nicht die erwartete Größe.');
     throwIfAborted(signal);
-    throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
+    const check = startSnapshotCheck(tmp, signal);
+    const counts = await check.result;
+    compareCounts(counts, expect.counts);
+    return { gzSha256: unz.gzSha256, rawSha256: unz.rawSha256, rawBytes: unz.rawBytes, counts };
+  } finally {
+    await rm(tmp, { force: true });
   }
-  if (expect.gzSha256 && unz.gzSha256 !== expect.gzSha256) throw new VerifyError('Die Sicherungsdatei wurde verändert oder ist beschädigt (Prüfsumme stimmt nicht).');
-  if (expect.rawSha256 && unz.rawSha256 !== expect.rawSha256) throw new VerifyError('Die entpackte Sicherung weicht vom gelesenen Datenbankstand ab (Prüfsumme stimmt nicht).');
-  if (expect.rawBytes !== undefined && unz.raw.length !== expect.rawBytes) throw new VerifyError('Die entpackte Sicherung hat nicht die erwartete Größe.');
-  throwIfAborted(signal);
-  const rawBytes = unz.raw.length;
-  const counts = await checkDatabaseBytes(unz.raw, signal);
-  compareCounts(counts, expect.counts);
-  return { gzSha256: unz.gzSha256, rawSha256: unz.rawSha256, rawBytes, counts };
 }

@@ -7,7 +7,7 @@ import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { generatePosDatabase } from '../../../plugins/backup/dist/src/posdb.js';
 import { snapshotToGzip } from '../../../plugins/backup/dist/src/snapshot.js';
 import { verifyWritten } from '../../../plugins/backup/dist/src/service.js';
-import { makeService, testJob, withDb, startWriter, writerInvariant, dumpTables, PYTHON } from './helpers.js';
+import { makeService, testJob, withDb, startWriter, writerInvariant, dumpTables, execSql, FIXTURES } from './helpers.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -141,14 +141,8 @@ describe('backup: "Datensicherung" (service, real files)', function () {
     await copyFile(pos, crashed);
     const committed = await dumpTables(crashed);
     // a writer with a tiny page cache spills an uncommitted transaction into the file, then dies (kill -9)
-    const r = spawnSync(PYTHON, ['-c', `import sqlite3, os, sys
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute('PRAGMA cache_size=5')
-c.execute('BEGIN')
-c.execute("UPDATE customers SET notes = hex(randomblob(200))")
-c.execute("DELETE FROM receipt_items WHERE id % 3 = 0")
-os._exit(9)`, crashed]);
-    expect(r.status).to.equal(9);
+    const r = spawnSync(process.execPath, [join(FIXTURES, 'crash-mid-transaction.mjs'), crashed]);
+    expect(r.signal, String(r.stderr)).to.equal('SIGKILL');
     const journal = await readFile(crashed + '-journal');
     expect(journal.length, 'a hot journal is left behind').to.be.greaterThan(0);
     // the file alone (what a naive copy gets) is damaged
@@ -189,9 +183,7 @@ os._exit(9)`, crashed]);
     const b = join(pair, 'b.sqlite');
     await generatePosDatabase(a, { sizeMb: 2, seed: 21 });
     await copyFile(a, b);
-    const r = spawnSync(PYTHON, ['-c', `import sqlite3,sys
-c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE customers SET last_name=upper(last_name) WHERE id=1"); c.commit()`, b]);
-    expect(r.status, String(r.stderr)).to.equal(0);
+    execSql(b, 'UPDATE customers SET last_name = upper(last_name) WHERE id = 1');
     expect((await stat(b)).size).to.equal((await stat(a)).size); // same size: only the SHA-256 tells them apart
     expect(sha(await readFile(b))).not.to.equal(sha(await readFile(a)));
     const sa = await snapshotToGzip(a, join(pair, 'a.gz'), { tmpDir: pair, check: true });
@@ -244,9 +236,7 @@ describe('backup: restore (service, real files)', function () {
     const original = await dumpTables(pos);
     const { backup } = await service.create(testJob());
     // the register goes on: change the database
-    const r = spawnSync(PYTHON, ['-c', `import sqlite3,sys
-c=sqlite3.connect(sys.argv[1]); c.execute("DELETE FROM receipt_items WHERE id < 500"); c.execute("UPDATE customers SET last_name='Geändert'"); c.commit()`, pos]);
-    expect(r.status, String(r.stderr)).to.equal(0);
+    execSql(pos, "BEGIN; DELETE FROM receipt_items WHERE id < 500; UPDATE customers SET last_name = 'Geändert'; COMMIT");
     const changed = await dumpTables(pos);
     expect(changed).not.to.deep.equal(original);
     await new Promise((res) => setTimeout(res, 1100)); // a new second: the safety backup gets its own name

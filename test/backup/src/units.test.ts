@@ -62,14 +62,11 @@ describe('backup: building blocks', () => {
     expect(progress).to.deep.equal([...progress].sort((x, y) => x - y));
   });
 
-  it('the SQLite checks in the worker hash exactly the snapshot bytes, count its rows, and refuse a damaged database', async () => {
+  it('the native SQLite checks in the worker count the rows of the snapshot, and refuse a damaged database', async () => {
     const db = await generatePosDatabase(join(dir, 'check.sqlite'), { sizeMb: 3, seed: 8 });
     const bytes = await readFile(db.path);
     const good = startSnapshotCheck(db.path);
     try {
-      const read = await good.read;
-      expect(read.rawBytes).to.equal(bytes.length);
-      expect(read.rawSha256).to.equal(createHash('sha256').update(bytes).digest('hex'));
       const counts = await good.result;
       const expected = await withDb(bytes, (q) => Object.fromEntries(POS_TABLES.map((t) => [t, Number(q(`SELECT count(*) FROM ${t}`)[0][0])])));
       for (const t of POS_TABLES) expect(counts[t], t).to.equal(expected[t]);
