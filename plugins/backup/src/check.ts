@@ -27,7 +27,10 @@ export interface SnapshotCheck {
 export function startSnapshotCheck(path: string, signal?: AbortSignal): SnapshotCheck {
   // Workers inherit the process' execArgv; `--input-type` (a process started with `-e`) is refused for a worker file.
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  const worker = new Worker(new URL('./check-worker.js', import.meta.url), { workerData: { path }, execArgv });
+  // Small heap limits: the worker runs one native call; its JS heap stays tiny (memory stays flat).
+  const worker = new Worker(new URL('./check-worker.js', import.meta.url), {
+    workerData: { path }, execArgv, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+  });
   let doneOk!: (c: Record<string, number>) => void;
   let doneFail!: (e: unknown) => void;
   const result = new Promise<Record<string, number>>((res, rej) => { doneOk = res; doneFail = rej; });

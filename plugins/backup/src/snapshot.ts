@@ -25,7 +25,7 @@ import { acquireWriteLock } from './sqlite-lock.js';
 import { onlineBackup } from './online-backup.js';
 import { TMP_PREFIX } from './store.js';
 import { startSnapshotCheck } from './check.js';
-import { followGzipFile, type GzipDigest } from './verify.js';
+import { followGzipFile, type ReadBackDigest } from './verify.js';
 
 /** How the snapshot was taken ("direct", a read of the live file, is gone: it only appears in old manifests). */
 export type SnapshotMethod = 'copy' | 'locked' | 'wal';
@@ -44,7 +44,7 @@ export interface SnapshotResult extends GzipResult {
    * then `cancel()` (frees the worker; the temp snapshot is removed once the checks are over). `rawSha256` and
    * `rawBytes`: of the snapshot file the checks read, as the compressor read it (the same immutable file).
    */
-  check?: { rawSha256: string; rawBytes: number; result: Promise<Record<string, number>>; digest: Promise<GzipDigest>; cancel(): void };
+  check?: { rawSha256: string; rawBytes: number; result: Promise<Record<string, number>>; digest: Promise<ReadBackDigest>; cancel(): void };
 }
 
 /** Options of {@link snapshotToGzip}. */
@@ -103,7 +103,7 @@ export async function checkSource(dbPath: string): Promise<FileState> {
   }
 }
 
-async function compressFile(srcPath: string, outPath: string, opts: SnapshotOptions, onWritten?: (gzBytes: number) => void): Promise<GzipResult> {
+async function compressFile(srcPath: string, outPath: string, opts: SnapshotOptions, onWritten?: (gzBytes: number, trailer: Buffer) => void): Promise<GzipResult> {
   const input = await open(srcPath, 'r');
   try {
     const output = await open(outPath, 'w', 0o644);
@@ -111,7 +111,7 @@ async function compressFile(srcPath: string, outPath: string, opts: SnapshotOpti
       const size = (await input.stat()).size || 1;
       const r = await gzipParallel(input, output, {
         signal: opts.signal, level: opts.level, hash: 'raw',
-        onProgress: (done, gz) => { onWritten?.(gz); opts.onProgress?.(Math.min(1, done / size)); },
+        onProgress: (done, gz, trailer) => { onWritten?.(gz, trailer); opts.onProgress?.(Math.min(1, done / size)); },
       });
       await output.truncate(r.gzBytes);
       await output.sync();
@@ -135,17 +135,19 @@ async function compressAndCheck(snapPath: string, outPath: string, opts: Snapsho
   }
   const check = startSnapshotCheck(snapPath, opts.signal);
   const follower = followGzipFile(outPath, opts.signal);
-  // The worker reads the snapshot until its checks are over (or cancelled): only then is it removed.
-  const removed = check.result.catch(() => {}).finally(() => rm(snapPath, { force: true }).catch(() => {}));
+  // The worker reads the snapshot until its checks are over (or cancelled): only then is it removed, and the
+  // result settles after that.
+  const result = check.result.finally(() => rm(snapPath, { force: true }).catch(() => {}));
+  result.catch(() => {}); // awaited by the caller
   const cancel = () => { check.cancel(); follower.cancel(); };
   try {
-    const r = await compressFile(snapPath, outPath, opts, (gz) => follower.written(gz));
+    const r = await compressFile(snapPath, outPath, opts, (gz, trailer) => follower.written(gz, trailer));
     const digest = follower.end();
     digest.catch(() => {}); // awaited by the caller
-    return { ...r, check: { rawSha256: r.rawSha256, rawBytes: r.rawBytes, result: check.result, digest, cancel } };
+    return { ...r, check: { rawSha256: r.rawSha256, rawBytes: r.rawBytes, result, digest, cancel } };
   } catch (e) {
     cancel();
-    await removed;
+    await result.catch(() => {});
     throw e;
   }
 }
@@ -181,6 +183,7 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
           await copyFile(dbPath, snapPath, fsConstants.COPYFILE_FICLONE);
           reason = tornReason(before, await fileState(dbPath));
           if (!reason) return await done('copy', 0, before);
+          await rm(snapPath, { force: true }); // not inside the locked copy below: freeing 250 MB of pages takes time
         }
         opts.onRetry?.(attempts, reason);
         await new Promise((res) => setTimeout(res, 20 + Math.random() * 80));

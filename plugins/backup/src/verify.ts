@@ -5,7 +5,7 @@
  * temp file that is checked there; "Datensicherung" checks its immutable snapshot in a worker thread while the
  * .gz is written and read back (see check.ts, snapshot.ts).
  */
-import { createReadStream, createWriteStream, openSync, readSync, fstatSync, closeSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,7 +13,6 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
 import { CancelledError, UserError, throwIfAborted } from 'kassenwart/sdk';
 import { startSnapshotCheck } from './check.js';
 import { TMP_PREFIX } from './store.js';
@@ -61,9 +60,9 @@ async function streamGunzip(gzPath: string, signal: AbortSignal | undefined, sin
   const gz = hashing();
   const raw = hashing();
   const sink = sinkPath
-    ? createWriteStream(sinkPath, { mode: 0o600, highWaterMark: 1024 * 1024 })
+    ? createWriteStream(sinkPath, { mode: 0o600, highWaterMark: 256 * 1024 })
     : new Transform({ transform(_c, _e, cb) { cb(); } }).resume();
-  await pipeline(createReadStream(gzPath, { highWaterMark: 1024 * 1024 }), gz, createGunzip({ chunkSize: 1024 * 1024 }), raw, sink, { signal });
+  await pipeline(createReadStream(gzPath, { highWaterMark: 256 * 1024 }), gz, createGunzip({ chunkSize: 256 * 1024 }), raw, sink, { signal });
   return { gzSha256: gz.digest(), rawSha256: raw.digest(), rawBytes: raw.bytes };
 }
 
@@ -88,48 +87,66 @@ export async function digestGzipFile(gzPath: string, signal?: AbortSignal): Prom
   }
 }
 
+/** What the read-back of a .gz written by the compressor found ({@link followGzipFile}). */
+export interface ReadBackDigest {
+  /** SHA-256 of the .gz file as read back. */
+  gzSha256: string;
+  /** Bytes the .gz gunzipped to. */
+  rawBytes: number;
+  /** Gzip members read back, each ending with the trailer the compressor got for its input chunk. */
+  members: number;
+}
+
 /** Reads a .gz file back while it is being written; see {@link followGzipFile}. */
 export interface GzipFollower {
-  /** The writer has written (and will not change) the file from offset 0 up to `gzBytes`. */
-  written(gzBytes: number): void;
+  /**
+   * The writer has written (and will not change) the file from offset 0 up to `gzBytes`, which ends a gzip
+   * member whose 8-byte trailer (CRC-32 and length of its input) the compressor reported as `trailer`.
+   */
+  written(gzBytes: number, trailer?: Buffer): void;
   /**
    * The writer is done: resolves with the digest once everything written was read back and gunzipped.
-   * Rejects with a {@link VerifyError} when the file is not a readable .gz (CancelledError when cancelled).
+   * Rejects with a {@link VerifyError} when the file is not a readable .gz or a member is not the one the
+   * compressor wrote at that place (CancelledError when cancelled).
    */
-  end(): Promise<GzipDigest>;
+  end(): Promise<ReadBackDigest>;
   /** Stops reading (idempotent); `end()` then rejects. */
   cancel(): void;
 }
 
 /**
- * The same read-back as {@link digestGzipFile}, but while the file is still being written: each newly written
- * range is read back from the file (its own handle, 1 MiB reads) and fed through ONE gunzip stream (so the
- * members must decode as one file, each with its CRC-32 and length), hashing both sides. This overlaps the
- * gunzip with the compression instead of running it afterwards on one core. Memory stays bounded: the
- * reader waits for gunzip to drain and never holds more than a few MiB.
+ * The read-back of a .gz while the compressor writes it: each newly written range is read back from the file
+ * (its own handle, two reused 256 KiB buffers) and fed through ONE gunzip stream, and the .gz bytes are hashed
+ * (SHA-256). gunzip checks every member's CRC-32 and length against its trailer; the trailer found at each
+ * member's end must be the one zlib computed over the compressor's input chunk for that member. Together: the
+ * file decodes to exactly the bytes the compressor read, in order (the caller compares the total length).
+ * The decoded bytes are only counted: no second hash of the database is needed. Memory stays bounded.
  */
 export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollower {
-  const MIB = 1024 * 1024;
+  const PIECE = 256 * 1024;
   const stop = new AbortController();
   const sig = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   const gzHash = createHash('sha256');
-  const rawHash = createHash('sha256');
   let rawBytes = 0;
   let target = 0;
   let ended = false;
+  let members = 0;
+  const expected: Array<{ end: number; trailer: Buffer }> = [];
   let wake: (() => void) | undefined;
   const poke = () => { const w = wake; wake = undefined; w?.(); };
   sig.addEventListener('abort', poke, { once: true });
-  const gunzip = createGunzip({ chunkSize: MIB });
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const consumed = (async () => {
-    for await (const c of gunzip as AsyncIterable<Buffer>) {
-      rawHash.update(c);
-      rawBytes += c.length;
-    }
+    for await (const c of gunzip as AsyncIterable<Buffer>) rawBytes += c.length;
   })();
   const reader = (async () => {
     let fh: FileHandle | undefined;
     let pos = 0;
+    // Two buffers in turn: one may still be in gunzip while the next is read.
+    const bufs = [Buffer.allocUnsafe(PIECE), Buffer.allocUnsafe(PIECE)];
+    const inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
+    let turn = 0;
+    let tail = Buffer.alloc(0);
     try {
       for (;;) {
         throwIfAborted(sig);
@@ -139,15 +156,28 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollow
           continue;
         }
         fh ??= await open(gzPath, 'r');
-        const n = Math.min(MIB, target - pos);
-        const piece = Buffer.allocUnsafe(n); // a new buffer each time: gunzip may still hold the previous one
-        const { bytesRead } = await fh.read(piece, 0, n, pos);
+        await inFlight[turn];
+        const buf = bufs[turn];
+        const n = Math.min(PIECE, target - pos, (expected[0]?.end ?? target) - pos);
+        const { bytesRead } = await fh.read(buf, 0, n, pos);
         if (bytesRead === 0) throw new Error(`${gzPath} is shorter than written`);
-        const got = bytesRead === n ? piece : piece.subarray(0, bytesRead);
+        const got = buf.subarray(0, bytesRead);
         gzHash.update(got);
         pos += bytesRead;
-        if (!gunzip.write(got)) await once(gunzip, 'drain', { signal: sig });
+        tail = Buffer.concat([tail, got.subarray(Math.max(0, bytesRead - 8))]).subarray(-8);
+        while (expected.length && expected[0].end <= pos) {
+          const m = expected.shift()!;
+          if (m.end !== pos || !tail.equals(m.trailer)) {
+            throw new VerifyError('Die Sicherungsdatei weicht vom gelesenen Datenbankstand ab (ein Block passt nicht).');
+          }
+          members++;
+        }
+        inFlight[turn] = new Promise<void>((res, rej) => { gunzip.write(got, (e) => (e ? rej(e) : res())); });
+        inFlight[turn]!.catch(() => {});
+        turn ^= 1;
+        if (gunzip.writableNeedDrain) await once(gunzip, 'drain', { signal: sig });
       }
+      await Promise.all(inFlight);
       gunzip.end();
     } catch (e) {
       gunzip.destroy(e as Error);
@@ -159,7 +189,8 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollow
   const done = Promise.all([reader, consumed]);
   done.catch(() => {}); // reported through end()
   return {
-    written(gzBytes) {
+    written(gzBytes, trailer) {
+      if (trailer) expected.push({ end: gzBytes, trailer });
       if (gzBytes > target) { target = gzBytes; poke(); }
     },
     async end() {
@@ -170,69 +201,18 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollow
       } catch (e) {
         throwIfAborted(signal);
         if (stop.signal.aborted) throw new CancelledError();
+        if (e instanceof VerifyError) throw e;
         throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
       } finally {
         sig.removeEventListener('abort', poke);
       }
-      return { gzSha256: gzHash.digest('hex'), rawSha256: rawHash.digest('hex'), rawBytes };
+      if (expected.length) throw new VerifyError('Die Sicherungsdatei ist unvollständig.');
+      return { gzSha256: gzHash.digest('hex'), rawBytes, members };
     },
     cancel() {
       stop.abort();
     },
   };
-}
-
-/**
- * The SQLite checks of a database file, natively (better-sqlite3, read-only: nothing is written; the file is
- * a private snapshot or temp copy): the header's page count x page size must equal the file size (a torn read of a growing or shrinking
- * file shows up here), `PRAGMA integrity_check` must say `ok`; then the rows of every table (except sqlite_*)
- * are counted. Throws a {@link VerifyError}. Synchronous and CPU-bound: call it in a worker (check.ts).
- */
-export function checkDatabaseFile(path: string): Record<string, number> {
-  const head = Buffer.alloc(100);
-  let size: number;
-  const fd = openSync(path, 'r');
-  try {
-    size = fstatSync(fd).size;
-    if (readSync(fd, head, 0, 100, 0) < 100 || head.toString('latin1', 0, 16) !== 'SQLite format 3\0') {
-      throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.');
-    }
-  } finally {
-    closeSync(fd);
-  }
-  // Valid only when "version-valid-for" (offset 92) equals the change counter (offset 24).
-  if (head.readUInt32BE(92) === head.readUInt32BE(24)) {
-    const ps = head.readUInt16BE(16) === 1 ? 65536 : head.readUInt16BE(16);
-    if (head.readUInt32BE(28) * ps !== size) {
-      throw new VerifyError('Die Sicherung ist unvollständig: Dateigröße und Datenbankkopf passen nicht zusammen.');
-    }
-  }
-  let db: Database.Database;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-  } catch (e) {
-    throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.', e);
-  }
-  try {
-    let problems: string[];
-    try {
-      problems = db.prepare('PRAGMA integrity_check').pluck().all().map(String);
-    } catch (e) {
-      throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.', e);
-    }
-    if (problems.length !== 1 || problems[0] !== 'ok') {
-      throw new VerifyError(`Die Sicherung hat die Integritätsprüfung nicht bestanden: ${problems.slice(0, 3).join('; ')}`);
-    }
-    const counts: Record<string, number> = {};
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
-    for (const name of tables) {
-      const t = String(name);
-      counts[t] = Number(db.prepare(`SELECT count(*) FROM "${t.replace(/"/g, '""')}"`).pluck().get());
-    }
-    return counts;
-  } finally {
-    db.close();
-  }
 }
 
 /** Compares row counts with the expected ones; throws a {@link VerifyError} on the first difference. */
