@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-// Benchmark of "Datensicherung" on a generated ~250 MB POS database, side by side with `pigz -1` and
-// `gzip -1` on the same file (page cache warm, alternating runs, median of 5 per-round ratios). Prints a small table:
-// throughput as a ratio against pigz -1, the POS pause with and without a concurrent writer, peak RSS.
-// Needs: npx tsc -b plugins/backup; pigz, gzip, python3. Options: --size-mb N (default 250), --runs N (5).
+// Benchmark of "Datensicherung" (issue 15) on a generated POS database, side by side with reference tools on the
+// same file (page cache warm, alternating runs, median of per-round ratios: the machine is shared and noisy).
+// Prints:
+//   1. speed: snapshot + compression, and the whole verified "Datensicherung", as ratios against `pigz -1`;
+//   2. memory: peak RSS growth of a backup and of a restore's verification (verifyBackupFile), 250 MB and, with
+//      --large, 2 GB;
+//   3. POS pause with a writer committing every 3 ms, against `cp` of the same file (warm page cache), with what
+//      the writer itself saw (its longest transaction, lock waits and SQLite's busy-handler sleeps included);
+//   4. POS pause with nothing writing and in WAL mode (0 ms expected);
+// and the machine load (uptime) before and after.
+// Needs: npm run build; pigz, gzip, cp. Options: --size-mb N (default 250), --runs N (3), --large (2 GB memory runs).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -13,36 +20,50 @@ const root = join(here, '..');
 const args = process.argv.slice(2);
 const opt = (n, d) => { const i = args.indexOf(n); return i >= 0 ? Number(args[i + 1]) : d; };
 const sizeMb = opt('--size-mb', 250);
-const runs = opt('--runs', 5);
+const runs = opt('--runs', 3);
+const large = args.includes('--large');
 const out = join(here, 'out', 'backup');
 mkdirSync(out, { recursive: true });
-const db = join(out, `pos-${sizeMb}.sqlite`);
 const dist = (p) => pathToFileURL(join(root, 'plugins', 'backup', 'dist', 'src', p)).href;
+const writerScript = join(root, 'test', 'backup', 'fixtures', 'pos-writer.mjs');
+const load = () => spawnSync('uptime').stdout.toString().trim().replace(/^.*load average/, 'load average');
+const MB = 1048576;
 
-if (!existsSync(db)) {
-  process.stdout.write(`generating ${sizeMb} MB POS database … `);
-  const g = spawnSync(process.execPath, [join(root, 'scripts', 'gen-pos-db.mjs'), db, '--size-mb', String(sizeMb)], { encoding: 'utf8' });
-  if (g.status !== 0) { console.error(g.stderr); process.exit(1); }
-  console.log('done');
+function database(mb) {
+  const db = join(out, `pos-${mb}.sqlite`);
+  if (!existsSync(db)) {
+    process.stdout.write(`generating ${mb} MB POS database … `);
+    const g = spawnSync(process.execPath, [join(root, 'scripts', 'gen-pos-db.mjs'), db, '--size-mb', String(mb)], { encoding: 'utf8' });
+    if (g.status !== 0) { console.error(g.stderr); process.exit(1); }
+    console.log('done');
+  }
+  spawnSync('sh', ['-c', `cat '${db}' > /dev/null`]); // warm the page cache for every contender alike
+  return db;
 }
-const bytes = statSync(db).size;
-spawnSync('sh', ['-c', `cat '${db}' > /dev/null`]); // warm the page cache for every contender alike
 
-/** One of our runs in a fresh process: "compress" = snapshot + parallel gzip only; "full" = the whole action. */
-function ours(mode, withWriter = false) {
+/**
+ * One of our runs in a fresh process. mode "compress" = snapshot + parallel gzip only; "full" = the whole action
+ * (BackupService.create); "verify" = verifyBackupFile of `db` (a .gz). Reports wall and CPU time and the peak RSS
+ * growth over the process' RSS right before the work (modules loaded).
+ */
+function ours(mode, db, dir) {
   const code = `
     const { snapshotToGzip } = await import(${JSON.stringify(dist('snapshot.js'))});
     const { BackupService } = await import(${JSON.stringify(dist('service.js'))});
+    const { verifyBackupFile } = await import(${JSON.stringify(dist('verify.js'))});
     const { rmSync, mkdirSync } = await import('node:fs');
-    const dir = ${JSON.stringify(join(out, 'ours'))};
-    rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true });
+    const dir = ${JSON.stringify(dir)}, mode = ${JSON.stringify(mode)}, db = ${JSON.stringify(db)};
+    if (mode !== 'verify') { rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true }); }
+    const base = process.memoryUsage().rss;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     let r;
-    if (${JSON.stringify(mode)} === 'compress') {
-      r = await snapshotToGzip(${JSON.stringify(db)}, dir + '/out.gz', { tmpDir: dir });
+    if (mode === 'compress') {
+      r = await snapshotToGzip(db, dir + '/out.gz', { tmpDir: dir });
+    } else if (mode === 'verify') {
+      r = await verifyBackupFile(db, {});
     } else {
-      const values = { posDatabasePath: ${JSON.stringify(db)}, backupDir: dir, retainDaily: 1, retainWeekly: 0, retainMonthly: 0 };
+      const values = { posDatabasePath: db, backupDir: dir, retainDaily: 1, retainWeekly: 0, retainMonthly: 0 };
       const svc = new BackupService({ dataDir: dir, settings: { get: (k) => values[k] }, logger: { debug() {}, info() {}, warn() {}, error() {} }, targets: () => [], policies: () => [] });
       const job = { signal: new AbortController().signal, progress() {}, log: { debug() {}, info() {}, warn() {}, error() {} }, trigger: 'user' };
       r = (await svc.create(job)).result.details;
@@ -50,26 +71,42 @@ function ours(mode, withWriter = false) {
     }
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(c0);
-    console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, gzBytes: r.gzBytes, pauseMs: r.pauseMs, method: r.method, maxRssKb: process.resourceUsage().maxRSS }));
+    const peak = process.resourceUsage().maxRSS * 1024;
+    console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, gzBytes: r.gzBytes, path: r.path, pauseMs: r.pauseMs, method: r.method, rssGrowth: peak - base }));
   `;
   return new Promise((resolve, reject) => {
-    let writer;
-    if (withWriter) writer = spawn('python3', [join(root, 'test', 'backup', 'fixtures', 'pos_writer.py'), db], { stdio: 'ignore' });
-    const start = () => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let s = '';
-      c.stdout.on('data', (d) => { s += d; });
-      c.on('exit', (status) => {
-        writer?.kill('SIGTERM');
-        if (status !== 0) return reject(new Error(`our run failed (${status})`));
-        resolve(JSON.parse(s.trim().split('\n').pop()));
-      });
-    };
-    setTimeout(start, withWriter ? 500 : 0);
+    const c = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    c.stdout.on('data', (d) => { s += d; });
+    c.on('exit', (status) => {
+      if (status !== 0) return reject(new Error(`our ${mode} run failed (${status})`));
+      resolve(JSON.parse(s.trim().split('\n').pop()));
+    });
   });
 }
 
-function tool(cmd) {
+/** Starts the POS stand-in (native SQLite) committing every `every` ms; stop() resolves with its report. */
+async function writer(db, mode, every) {
+  const c = spawn(process.execPath, [writerScript, db, mode, '--every', String(every)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let s = '';
+  c.stdout.on('data', (d) => { s += d; });
+  await new Promise((res, rej) => {
+    const t = setInterval(() => { if (s.includes('READY')) { clearInterval(t); res(); } }, 10);
+    c.once('exit', () => { clearInterval(t); rej(new Error('writer died')); });
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  return {
+    async stop() {
+      const done = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await done;
+      const m = /COUNT (\d+) MAXTXMS ([\d.]+) MAXGAPMS ([\d.]+)/.exec(s);
+      return { count: Number(m[1]), maxTxMs: Number(m[2]), maxGapMs: Number(m[3]) };
+    },
+  };
+}
+
+function tool(cmd, db) {
   const t0 = performance.now();
   const r = spawnSync('sh', ['-c', `${cmd} -c '${db}' > '${join(out, 'ref.gz')}'`]);
   const ms = performance.now() - t0;
@@ -77,32 +114,83 @@ function tool(cmd) {
   return { ms, gzBytes: statSync(join(out, 'ref.gz')).size };
 }
 
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const res = { compress: [], full: [], pigz: [], gzip: [], compressCpu: [], fullCpu: [] };
-let last = {};
-for (let i = 0; i < runs; i++) {
-  const p = tool('pigz -1'); res.pigz.push(p.ms); last.pigz = p;
-  const c = await ours('compress'); res.compress.push(c.ms); res.compressCpu.push(c.cpuMs); last.compress = c;
-  const g = tool('gzip -1'); res.gzip.push(g.ms); last.gzip = g;
-  const f = await ours('full'); res.full.push(f.ms); res.fullCpu.push(f.cpuMs); last.full = f;
+/** `cp` of the same file from a warm page cache: the physical floor of a locked copy. */
+function cpMs(db) {
+  const times = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    spawnSync('cp', [db, join(out, 'cp-copy.sqlite')]);
+    times.push(performance.now() - t0);
+    rmSync(join(out, 'cp-copy.sqlite'), { force: true });
+  }
+  return median(times);
 }
-const busy = await ours('full', true);
 
-const mbps = (ms) => bytes / 1048576 / (ms / 1000);
-const pigz = median(res.pigz);
-// The machine is shared and noisy: each ratio is the median of per-round ratios (pigz run right next to it).
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const mb = (n) => (n / MB).toFixed(0);
+
+// ------------------------------------------------------------------------------------------------ 1. speed
+const db = database(sizeMb);
+const bytes = statSync(db).size;
+console.log(`\nPOS database ${(bytes / MB).toFixed(1)} MB, ${runs} rounds, ${spawnSync('nproc').stdout.toString().trim()} cores; before: ${load()}`);
+const res = { compress: [], full: [], pigz: [], gzip: [], compressCpu: [], fullCpu: [], fullRss: [] };
+let last = {};
+const dir = join(out, 'ours');
+for (let i = 0; i < runs; i++) {
+  const p = tool('pigz -1', db); res.pigz.push(p.ms); last.pigz = p;
+  const c = await ours('compress', db, dir); res.compress.push(c.ms); res.compressCpu.push(c.cpuMs); last.compress = c;
+  const g = tool('gzip -1', db); res.gzip.push(g.ms); last.gzip = g;
+  const f = await ours('full', db, dir); res.full.push(f.ms); res.fullCpu.push(f.cpuMs); res.fullRss.push(f.rssGrowth); last.full = f;
+}
+const verify250 = await ours('verify', last.full.path, dir);
+const mbps = (ms) => bytes / MB / (ms / 1000);
 const ratio = (list) => median(list.map((ms, i) => res.pigz[i] / ms));
+const cpuS = (list) => (median(list) / 1000).toFixed(1);
 const row = (name, list, gz, extra = '') =>
-  `${name.padEnd(34)} ${mbps(median(list)).toFixed(0).padStart(6)} MB/s  ${ratio(list).toFixed(2).padStart(5)}x pigz  ${(gz / 1048576).toFixed(1).padStart(7)} MB  ${extra}`;
-console.log(`\nPOS database: ${(bytes / 1048576).toFixed(1)} MB, ${runs} rounds, ratios = median of per-round ratios, page cache warm, ${spawnSync('nproc').stdout.toString().trim()} cores\n`);
-console.log(`${'contender'.padEnd(34)} ${'speed'.padStart(11)}  ${'ratio'.padStart(10)}  ${'.gz size'.padStart(10)}`);
+  `${name.padEnd(36)} ${mbps(median(list)).toFixed(0).padStart(5)} MB/s ${ratio(list).toFixed(2).padStart(6)}x pigz ${(gz / MB).toFixed(1).padStart(7)} MB  ${extra}`;
+console.log(`\n${'contender'.padEnd(36)} ${'speed'.padStart(10)} ${'ratio'.padStart(11)} ${'.gz size'.padStart(10)}`);
 console.log(row('pigz -1 (reference)', res.pigz, last.pigz.gzBytes));
 console.log(row('gzip -1', res.gzip, last.gzip.gzBytes));
-// CPU = user + system time of the whole process (all threads) in core-seconds: on a 2-core machine the wall time
-// cannot drop below about half of it.
-const cpuS = (list) => (median(list) / 1000).toFixed(1);
-console.log(row('kassenwart snapshot + gzip', res.compress, last.compress.gzBytes, `peak RSS ${(last.compress.maxRssKb / 1024).toFixed(0)} MB, CPU ${cpuS(res.compressCpu)} core-s`));
-console.log(row('kassenwart whole "Datensicherung"', res.full, last.full.gzBytes, `peak RSS ${(last.full.maxRssKb / 1024).toFixed(0)} MB (incl. sql.js verification), CPU ${cpuS(res.fullCpu)} core-s`));
-console.log(`\nPOS pause: idle POS ${last.full.pauseMs} ms (method ${last.full.method}); with a writer committing in a loop ${busy.pauseMs} ms (method ${busy.method})`);
-rmSync(join(out, 'ours'), { recursive: true, force: true });
-rmSync(join(out, 'ref.gz'), { force: true });
+console.log(row('snapshot + compression', res.compress, last.compress.gzBytes, `CPU ${cpuS(res.compressCpu)} core-s  (goal >= 0.9x)`));
+console.log(row('whole verified "Datensicherung"', res.full, last.full.gzBytes, `CPU ${cpuS(res.fullCpu)} core-s  (goal >= 0.5x)`));
+console.log(`after the speed rounds: ${load()}`);
+
+// ------------------------------------------------------------------------------------------------ 2. memory
+const rssRows = [[`${mb(bytes)} MB`, Math.max(...res.fullRss), verify250.rssGrowth]];
+if (large) {
+  const big = database(2048);
+  const bigDir = join(out, 'ours-large');
+  const f = await ours('full', big, bigDir);
+  const v = await ours('verify', f.path, bigDir);
+  rssRows.push([`${mb(statSync(big).size)} MB`, f.rssGrowth, v.rssGrowth, `backup ${(f.ms / 1000).toFixed(1)} s, verification ${(v.ms / 1000).toFixed(1)} s`]);
+  rmSync(bigDir, { recursive: true, force: true });
+}
+console.log('\nPeak RSS growth (peak RSS minus RSS before the work; goal <= 64 MB)');
+for (const [size, backup, verify, note] of rssRows) {
+  console.log(`  ${size.padStart(8)} database: backup ${mb(backup).padStart(3)} MB, restore's verification ${mb(verify).padStart(3)} MB${note ? `  (${note})` : ''}`);
+}
+if (!large) console.log('  (2 GB: npm run bench -- backup --large)');
+
+// ------------------------------------------------------------------------------------------------ 3. + 4. pause
+const live = join(out, `pos-${sizeMb}-live.sqlite`);
+copyFileSync(db, live);
+rmSync(live + '-journal', { force: true });
+spawnSync('sh', ['-c', `cat '${live}' > /dev/null`]);
+const cp = cpMs(live);
+const w = await writer(live, 'delete', 3);
+const busy = await ours('full', live, dir);
+const seen = await w.stop();
+console.log(`\nPOS pause, writer committing every 3 ms (${seen.count} commits in all; ${load()})`);
+console.log(`  reported pauseMs ${busy.pauseMs} ms (method ${busy.method}; from before the lock request until its release)`);
+console.log(`  cp of the same file ${cp.toFixed(0)} ms -> pause / cp = ${(busy.pauseMs / cp).toFixed(2)}  (goal <= 1.2)`);
+console.log(`  the writer's longest transaction ${seen.maxTxMs.toFixed(0)} ms, longest gap between commits ${seen.maxGapMs.toFixed(0)} ms (includes SQLite's busy-handler back-off in the writer)`);
+const idle = await ours('full', live, dir);
+rmSync(live, { force: true });
+copyFileSync(db, live);
+const ww = await writer(live, 'wal', 3);
+const wal = await ours('full', live, dir);
+const walSeen = await ww.stop();
+console.log(`  nothing writing: pauseMs ${idle.pauseMs} ms (method ${idle.method}); WAL mode with the writer: pauseMs ${wal.pauseMs} ms (method ${wal.method}), the writer's longest transaction ${walSeen.maxTxMs.toFixed(0)} ms`);
+console.log(`\nafter: ${load()}`);
+for (const f of [live, live + '-wal', live + '-shm', live + '-journal', join(out, 'ref.gz')]) rmSync(f, { force: true });
+rmSync(dir, { recursive: true, force: true });

@@ -1,12 +1,16 @@
 /**
  * Demo POS database for a hair salon, and a generator for larger ones (tests, benchmarks).
  *
- * Deterministic: the same options give the same rows (seeded PRNG, fixed start date). Written atomically
- * (temp name + fsync + rename), so a crash never leaves a half-written database under the final name.
+ * Deterministic: the same options give the same rows (seeded PRNG, fixed start date). Written with native
+ * SQLite (better-sqlite3) straight to a temporary file beside the target (memory stays flat whatever the size),
+ * then fsync + rename: a crash never leaves a half-written database under the final name.
  */
-import { stat } from 'node:fs/promises';
-import { writeFileAtomic } from 'kassenwart/sdk';
-import { loadSqlJs } from './sqljs.js';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { fsyncDir } from 'kassenwart/sdk';
+import { TMP_PREFIX } from './store.js';
 
 /** Options of {@link generatePosDatabase}. */
 export interface GenerateOptions {
@@ -112,23 +116,25 @@ export async function generatePosDatabase(path: string, options: GenerateOptions
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const b64 = (n: number) => { let s = ''; for (let i = 0; i < n; i++) s += B64[Math.floor(rnd() * 64)]; return s; };
 
-  const SQL = await loadSqlJs();
-  const db = new SQL.Database();
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `${TMP_PREFIX}${basename(path)}.gen.${process.pid}.${randomBytes(4).toString('hex')}`);
+  const db = new Database(tmp);
   try {
-    db.run(SCHEMA);
-    db.run('BEGIN');
+    // A private temporary file: no journal, no syncs while filling it; fsynced once at the end.
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.pragma('foreign_keys = OFF');
+    db.exec(SCHEMA);
+    db.exec('BEGIN');
     const meta = db.prepare('INSERT INTO pos_meta VALUES (?, ?)');
-    meta.run(['generator', 'kassenwart demo']);
-    meta.run(['seed', String(options.seed ?? 17)]);
-    meta.run(['salon', 'Salon Haarmonie (Demo)']);
-    meta.free();
+    meta.run('generator', 'kassenwart demo');
+    meta.run('seed', String(options.seed ?? 17));
+    meta.run('salon', 'Salon Haarmonie (Demo)');
 
     const emp = db.prepare('INSERT INTO employees (name, role, active) VALUES (?, ?, ?)');
-    EMPLOYEES.forEach(([n, r], i) => emp.run([n, r, i === 5 ? 0 : 1]));
-    emp.free();
+    EMPLOYEES.forEach(([n, r], i) => emp.run(n, r, i === 5 ? 0 : 1));
     const svc = db.prepare('INSERT INTO services (name, category, duration_min, price_cents, vat_rate) VALUES (?, ?, ?, ?, 19)');
-    for (const s of SERVICES) svc.run(s);
-    svc.free();
+    for (const s of SERVICES) svc.run(...s);
 
     // Receipts per business day scale with the target so that large databases still span a few years.
     const perDay = Math.max(25, Math.round(targetBytes / (4 * 300 * 700)));
@@ -136,12 +142,11 @@ export async function generatePosDatabase(path: string, options: GenerateOptions
     const cust = db.prepare('INSERT INTO customers (first_name, last_name, phone, email, birthday, notes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (let i = 0; i < customerCount; i++) {
       const f = pick(FIRST), l = pick(LAST);
-      cust.run([f, l, `0${int(151, 179)} ${int(1000000, 9999999)}`,
+      cust.run(f, l, `0${int(151, 179)} ${int(1000000, 9999999)}`,
         rnd() < 0.6 ? `${f}.${l}${int(1, 99)}@example.de`.toLowerCase() : null,
         `${int(1940, 2012)}-${String(int(1, 12)).padStart(2, '0')}-${String(int(1, 28)).padStart(2, '0')}`,
-        pick(NOTES), '2021-12-01 09:00:00']);
+        pick(NOTES), '2021-12-01 09:00:00');
     }
-    cust.free();
 
     const appt = db.prepare('INSERT INTO appointments (customer_id, employee_id, service_id, starts_at, ends_at, status, note) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const rec = db.prepare(`INSERT INTO receipts (number, created_at, employee_id, customer_id, total_cents, vat_cents,
@@ -150,7 +155,7 @@ export async function generatePosDatabase(path: string, options: GenerateOptions
     const item = db.prepare('INSERT INTO receipt_items (receipt_id, service_id, description, quantity, unit_price_cents, vat_rate, total_cents) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const tseSerial = 'a3f1' + b64(60).replace(/[^a-f0-9]/gi, '0').toLowerCase().slice(0, 60);
     const pageSize = 4096;
-    const pageCount = () => Number(db.exec('PRAGMA page_count')[0].values[0][0]);
+    const pageCount = () => Number(db.pragma('page_count', { simple: true }));
 
     const day = new Date((options.startDate ?? '2022-01-03') + 'T00:00:00Z');
     let receiptNo = 0;
@@ -169,8 +174,8 @@ export async function generatePosDatabase(path: string, options: GenerateOptions
           const svcId = int(1, SERVICES.length);
           const [, , dur, price] = SERVICES[svcId - 1];
           if (customerId !== null) {
-            appt.run([customerId, employeeId, svcId, stamp(day, h, m), stamp(day, Math.min(20, h + Math.ceil(dur / 60)), m),
-              rnd() < 0.93 ? 'erschienen' : 'abgesagt', rnd() < 0.2 ? pick(NOTES) || null : null]);
+            appt.run(customerId, employeeId, svcId, stamp(day, h, m), stamp(day, Math.min(20, h + Math.ceil(dur / 60)), m),
+              rnd() < 0.93 ? 'erschienen' : 'abgesagt', rnd() < 0.2 ? pick(NOTES) || null : null);
           }
           receiptNo++;
           const lines: Array<[number | null, string, number, number]> = [[svcId, SERVICES[svcId - 1][0], 1, price]];
@@ -178,11 +183,11 @@ export async function generatePosDatabase(path: string, options: GenerateOptions
           if (rnd() < 0.25) { const p = pick(PRODUCTS); lines.push([null, p[0], int(1, 2), p[1]]); }
           const total = lines.reduce((a, [, , q, u]) => a + q * u, 0);
           const created = stamp(day, h, m, int(0, 59));
-          rec.run([`${day.getUTCFullYear()}-${String(receiptNo).padStart(7, '0')}`, created, employeeId, customerId, total,
+          rec.run(`${day.getUTCFullYear()}-${String(receiptNo).padStart(7, '0')}`, created, employeeId, customerId, total,
             Math.round((total * 19) / 119), pick(PAYMENTS), tseSerial, tseTx++, sig += int(2, 4), created + '.120', created + '.870',
-            b64(88) + '==', `Beleg^${(total / 100).toFixed(2)}_0.00_0.00_0.00_0.00^${(total / 100).toFixed(2)}:Bar`]);
+            b64(88) + '==', `Beleg^${(total / 100).toFixed(2)}_0.00_0.00_0.00_0.00^${(total / 100).toFixed(2)}:Bar`);
           const rid = receiptNo;
-          for (const [sid, desc, q, u] of lines) item.run([rid, sid, desc, q, u, 19, q * u]);
+          for (const [sid, desc, q, u] of lines) item.run(rid, sid, desc, q, u, 19, q * u);
         }
       }
       day.setUTCDate(day.getUTCDate() + 1);
@@ -190,16 +195,22 @@ export async function generatePosDatabase(path: string, options: GenerateOptions
         const bytes = pageCount() * pageSize;
         options.onProgress?.(bytes, targetBytes);
         if (bytes >= targetBytes) break;
+        await new Promise((res) => setImmediate(res)); // a large database takes a while: let the event loop breathe
       }
     }
-    appt.free(); rec.free(); item.free();
-    db.run('COMMIT');
-    const data = db.export();
-    await writeFileAtomic(path, data);
+    db.exec('COMMIT');
+    db.pragma('journal_mode = DELETE');
     const counts: Record<string, number> = {};
-    for (const t of POS_TABLES) counts[t] = Number(db.exec(`SELECT count(*) FROM ${t}`)[0].values[0][0]);
-    return { path, bytes: (await stat(path)).size, counts };
-  } finally {
+    for (const t of POS_TABLES) counts[t] = Number(db.prepare(`SELECT count(*) FROM ${t}`).pluck().get());
     db.close();
+    const fh = await open(tmp, 'r+');
+    try { await fh.sync(); } finally { await fh.close(); }
+    await rename(tmp, path);
+    await fsyncDir(dirname(path));
+    return { path, bytes: (await stat(path)).size, counts };
+  } catch (e) {
+    if (db.open) db.close();
+    await rm(tmp, { force: true });
+    throw e;
   }
 }

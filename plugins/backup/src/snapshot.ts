@@ -1,46 +1,50 @@
 /**
  * Consistent snapshot of a SQLite database that another process (the POS) may be writing, compressed
- * into a .gz file.
+ * into a .gz file. Every snapshot is a private, immutable temp copy: the compressor and the SQLite checks read
+ * the same bytes, so the checks can run beside the compression without comparing two reads.
  *
  * Rollback-journal mode (the common case):
- *  1. "direct": stream the live file straight into the parallel gzip. Before and after: header change
- *     counter (offset 24), size and mtime of the file, and no live -journal. Any difference = torn; retry.
- *  2. "copy": copy the file to a temp snapshot (a short window, so a busy writer rarely hits it) with the
- *     same checks, then compress the copy.
- *  3. "locked": take SQLite's own write lock (BEGIN IMMEDIATE through a helper process): the POS's next
- *     commit waits; copy the file, release at once, compress the copy. The pause is measured and reported.
- * WAL mode: SQLite's online backup API copies a consistent read snapshot (no pause), then compress it.
- *
- * With `check`, the SQLite checks of each snapshot run in a worker thread while it is compressed (check.ts).
+ *  1. "copy": copy the file to the temp snapshot (kernel copy, a short window, so a busy writer rarely hits it).
+ *     Before and after: header change counter (offset 24), size and mtime of the file, and no live -journal.
+ *     Any difference = torn; retry once.
+ *  2. "locked": take SQLite's own write lock natively (BEGIN IMMEDIATE, sqlite-lock.ts): the POS's next commit
+ *     waits; copy the file, release at once. The pause is measured from before the lock is requested until it
+ *     is released, and reported.
+ * WAL mode: SQLite's online backup API copies a consistent read snapshot (no pause, online-backup.ts).
+ * Then the snapshot is compressed; with `check`, its SQLite checks run in a worker thread meanwhile (check.ts),
+ * and the written .gz is read back and gunzipped as it grows (verify.ts).
  */
+import { constants as fsConstants } from 'node:fs';
 import { copyFile, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError, throwIfAborted } from 'kassenwart/sdk';
 import { gzipParallel, type GzipResult } from './gzip.js';
 import { readHeader, sideFiles, type SqliteHeader } from './sqlite-file.js';
-import { acquireWriteLock, onlineBackup } from './sqlite-helper.js';
+import { acquireWriteLock } from './sqlite-lock.js';
+import { onlineBackup } from './online-backup.js';
 import { TMP_PREFIX } from './store.js';
-import { startSnapshotCheck, type SnapshotRead } from './check.js';
-import { followGzipFile, type GzipDigest } from './verify.js';
+import { startSnapshotCheck } from './check.js';
+import { followGzipFile, type ReadBackDigest } from './verify.js';
 
-/** How the snapshot was taken. */
-export type SnapshotMethod = 'direct' | 'copy' | 'locked' | 'wal';
+/** How the snapshot was taken ("direct", a read of the live file, is gone: it only appears in old manifests). */
+export type SnapshotMethod = 'copy' | 'locked' | 'wal';
 
-/** Result of {@link snapshotToGzip}. */
+/** Result of {@link snapshotToGzip}. `rawSha256` is the SHA-256 of the snapshot bytes as the compressor read them. */
 export interface SnapshotResult extends GzipResult {
   method: SnapshotMethod;
   attempts: number;
-  /** Milliseconds the POS could not commit (SQLite write lock held by us). */
+  /** Milliseconds the POS could not commit: from before our lock request until its release (0 without the lock). */
   pauseMs: number;
   changeCounter: number;
   sourceMtimeMs: number;
   /**
-   * With {@link SnapshotOptions.check}: SHA-256 and length of the snapshot bytes the worker read, its running
-   * checks (`result`: row counts once `integrity_check` said ok) and the read-back of the written .gz
-   * (`digest`). The caller must await both, then `cancel()` (frees the worker).
+   * With {@link SnapshotOptions.check}: the running SQLite checks of the snapshot (`result`: row counts once
+   * `integrity_check` said ok) and the read-back of the written .gz (`digest`). The caller must await both,
+   * then `cancel()` (frees the worker; the temp snapshot is removed once the checks are over). `rawSha256` and
+   * `rawBytes`: of the snapshot file the checks read, as the compressor read it (the same immutable file).
    */
-  check?: SnapshotRead & { result: Promise<Record<string, number>>; digest: Promise<GzipDigest>; cancel(): void };
+  check?: { rawSha256: string; rawBytes: number; result: Promise<Record<string, number>>; digest: Promise<ReadBackDigest>; cancel(): void };
 }
 
 /** Options of {@link snapshotToGzip}. */
@@ -50,7 +54,7 @@ export interface SnapshotOptions {
   signal?: AbortSignal;
   /** Run the SQLite checks of the snapshot in a worker thread, concurrently with the compression. */
   check?: boolean;
-  /** Optimistic attempts before taking the lock (default 3: one direct, two copies). */
+  /** Optimistic copies before taking the lock (default 2). */
   optimisticAttempts?: number;
   /** Start with this method (e.g. "locked" after a failed verification). */
   force?: SnapshotMethod;
@@ -99,15 +103,15 @@ export async function checkSource(dbPath: string): Promise<FileState> {
   }
 }
 
-async function compressFile(srcPath: string, outPath: string, opts: SnapshotOptions, onWritten?: (gzBytes: number) => void): Promise<GzipResult> {
+async function compressFile(srcPath: string, outPath: string, opts: SnapshotOptions, onWritten?: (gzBytes: number, trailer: Buffer) => void): Promise<GzipResult> {
   const input = await open(srcPath, 'r');
   try {
     const output = await open(outPath, 'w', 0o644);
     try {
       const size = (await input.stat()).size || 1;
       const r = await gzipParallel(input, output, {
-        signal: opts.signal, level: opts.level, hash: false,
-        onProgress: (done, gz) => { onWritten?.(gz); opts.onProgress?.(Math.min(1, done / size)); },
+        signal: opts.signal, level: opts.level, hash: 'raw',
+        onProgress: (done, gz, trailer) => { onWritten?.(gz, trailer); opts.onProgress?.(Math.min(1, done / size)); },
       });
       await output.truncate(r.gzBytes);
       await output.sync();
@@ -121,23 +125,29 @@ async function compressFile(srcPath: string, outPath: string, opts: SnapshotOpti
 }
 
 /**
- * Compresses `srcPath`; with `opts.check`, meanwhile the SQLite checks of the same file run in a worker, and
- * the written .gz is read back and gunzipped as it grows ({@link followGzipFile}).
+ * Compresses the snapshot at `snapPath`; with `opts.check`, meanwhile its SQLite checks run in a worker, and the
+ * written .gz is read back and gunzipped as it grows ({@link followGzipFile}). Takes over the snapshot file:
+ * it is removed once nothing reads it any more.
  */
-async function compressAndCheck(srcPath: string, outPath: string, opts: SnapshotOptions): Promise<GzipResult & Pick<SnapshotResult, 'check'>> {
-  if (!opts.check) return compressFile(srcPath, outPath, opts);
-  const check = startSnapshotCheck(srcPath, opts.signal);
+async function compressAndCheck(snapPath: string, outPath: string, opts: SnapshotOptions): Promise<GzipResult & Pick<SnapshotResult, 'check'>> {
+  if (!opts.check) {
+    try { return await compressFile(snapPath, outPath, opts); } finally { await rm(snapPath, { force: true }); }
+  }
+  const check = startSnapshotCheck(snapPath, opts.signal);
   const follower = followGzipFile(outPath, opts.signal);
+  // The worker reads the snapshot until its checks are over (or cancelled): only then is it removed, and the
+  // result settles after that.
+  const result = check.result.finally(() => rm(snapPath, { force: true }).catch(() => {}));
+  result.catch(() => {}); // awaited by the caller
   const cancel = () => { check.cancel(); follower.cancel(); };
   try {
-    const r = await compressFile(srcPath, outPath, opts, (gz) => follower.written(gz));
+    const r = await compressFile(snapPath, outPath, opts, (gz, trailer) => follower.written(gz, trailer));
     const digest = follower.end();
     digest.catch(() => {}); // awaited by the caller
-    // The worker holds the bytes once `read` resolves: after that the temp snapshot may be removed.
-    const read = await check.read;
-    return { ...r, check: { ...read, result: check.result, digest, cancel } };
+    return { ...r, check: { rawSha256: r.rawSha256, rawBytes: r.rawBytes, result, digest, cancel } };
   } catch (e) {
     cancel();
+    await result.catch(() => {});
     throw e;
   }
 }
@@ -147,16 +157,21 @@ async function compressAndCheck(srcPath: string, outPath: string, opts: Snapshot
  * caller renames after verification). Throws a UserError when the POS never lets go of the database.
  */
 export async function snapshotToGzip(dbPath: string, outPath: string, opts: SnapshotOptions): Promise<SnapshotResult> {
-  const optimistic = opts.optimisticAttempts ?? 3;
+  const optimistic = opts.optimisticAttempts ?? 2;
   const snapPath = join(opts.tmpDir, `${TMP_PREFIX}snapshot-${process.pid}-${randomBytes(4).toString('hex')}.sqlite`);
   let attempts = 0;
+  let handedOver = false;
+  const done = async (method: SnapshotMethod, pauseMs: number, state: { header: SqliteHeader; mtimeNs: bigint }): Promise<SnapshotResult> => {
+    handedOver = true;
+    const r = await compressAndCheck(snapPath, outPath, opts);
+    return { ...r, method, attempts, pauseMs, changeCounter: state.header.changeCounter, sourceMtimeMs: Number(state.mtimeNs / 1000000n) };
+  };
   try {
     const first = await checkSource(dbPath);
     if (first.header.wal || opts.force === 'wal') {
       attempts++;
-      await onlineBackup(dbPath, snapPath);
-      const r = await compressAndCheck(snapPath, outPath, opts);
-      return { ...r, method: 'wal', attempts, pauseMs: 0, changeCounter: first.header.changeCounter, sourceMtimeMs: Number(first.mtimeNs / 1000000n) };
+      await onlineBackup(dbPath, snapPath, opts.signal);
+      return await done('wal', 0, first);
     }
     if (!opts.force) {
       for (let i = 0; i < optimistic; i++) {
@@ -165,49 +180,38 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
         const before = await fileState(dbPath);
         let reason = tornReason(before, before);
         if (!reason) {
-          if (i === 0) {
-            const r = await compressAndCheck(dbPath, outPath, opts);
-            try {
-              reason = tornReason(before, await fileState(dbPath));
-            } catch (e) {
-              r.check?.cancel();
-              throw e;
-            }
-            if (!reason) return { ...r, method: 'direct', attempts, pauseMs: 0, changeCounter: before.header.changeCounter, sourceMtimeMs: Number(before.mtimeNs / 1000000n) };
-            r.check?.cancel(); // torn: the worker's bytes are of no use
-          } else {
-            await copyFile(dbPath, snapPath);
-            reason = tornReason(before, await fileState(dbPath));
-            if (!reason) {
-              const r = await compressAndCheck(snapPath, outPath, opts);
-              return { ...r, method: 'copy', attempts, pauseMs: 0, changeCounter: before.header.changeCounter, sourceMtimeMs: Number(before.mtimeNs / 1000000n) };
-            }
-          }
+          await copyFile(dbPath, snapPath, fsConstants.COPYFILE_FICLONE);
+          reason = tornReason(before, await fileState(dbPath));
+          if (!reason) return await done('copy', 0, before);
+          await rm(snapPath, { force: true }); // not inside the locked copy below: freeing 250 MB of pages takes time
         }
         opts.onRetry?.(attempts, reason);
         await new Promise((res) => setTimeout(res, 20 + Math.random() * 80));
       }
     }
-    // Fallback: pause the POS through SQLite's own lock for as long as one file copy takes.
+    // Fallback: pause the POS through SQLite's own lock for as long as one file copy takes. Nothing else may
+    // open (and close) the database file meanwhile: that would drop the lock (see sqlite-lock.ts).
     throwIfAborted(opts.signal);
     attempts++;
     const lock = await acquireWriteLock(dbPath, 30, opts.signal);
     let pauseMs: number;
-    let state: FileState;
+    let st: { mtimeNs: bigint };
+    let journal: boolean;
     try {
-      state = await fileState(dbPath);
-      await copyFile(dbPath, snapPath);
+      st = await stat(dbPath, { bigint: true });
+      journal = (await sideFiles(dbPath)).journalActive;
+      await copyFile(dbPath, snapPath, fsConstants.COPYFILE_FICLONE);
     } finally {
-      pauseMs = await lock.release();
+      pauseMs = lock.release();
     }
-    if (state.journal) {
+    if (journal) {
       throw new UserError('Die Kassendatenbank hat ein nicht abgeschlossenes Journal und konnte nicht gesichert werden.', {
         code: 'backup.journal', hint: 'Bitte die Kasse einmal öffnen und schließen, dann erneut sichern.',
       });
     }
-    const r = await compressAndCheck(snapPath, outPath, opts);
-    return { ...r, method: 'locked', attempts, pauseMs: Math.round(pauseMs), changeCounter: state.header.changeCounter, sourceMtimeMs: Number(state.mtimeNs / 1000000n) };
+    const header = await readHeader(snapPath);
+    return await done('locked', Math.round(pauseMs), { header, mtimeNs: st.mtimeNs });
   } finally {
-    await rm(snapPath, { force: true });
+    if (!handedOver) await rm(snapPath, { force: true });
   }
 }

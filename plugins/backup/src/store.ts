@@ -24,9 +24,9 @@ export interface BackupManifest {
   rawSha256: string;
   counts: Record<string, number>;
   verifiedAt: string;
-  /** How the snapshot was taken: "direct" read, optimistic "copy", "locked" copy, "wal" online backup. */
+  /** How the snapshot was taken: optimistic "copy", "locked" copy, "wal" online backup ("direct": older backups). */
   method: string;
-  /** Milliseconds the POS was paused (held SQLite write lock). */
+  /** Milliseconds the POS may have been held up: from before our write-lock request until its release (0 without it). */
   pauseMs: number;
   attempts: number;
   /** Change counter of the source header at snapshot time, and its path and mtime. */

@@ -1,16 +1,18 @@
 /**
- * Verification of a .gz backup: gunzip it, check the SHA-256 of both sides against what was recorded,
- * open it with sql.js, run PRAGMA integrity_check and count the rows of every table. The parts are exported
- * separately so that "Datensicherung" can run the SQLite checks on the snapshot in a worker thread while the
- * .gz is written (see check.ts), and then only stream the .gz back.
+ * Verification of a .gz backup: gunzip it (streamed: every member's CRC-32 and length), check the SHA-256 of
+ * both sides against what was recorded, and run native SQLite's `PRAGMA integrity_check` and row counts on the
+ * database. Nothing holds a whole database or backup in memory: a backup on its own (restore) is gunzipped to a
+ * temp file that is checked there; "Datensicherung" checks its immutable snapshot in a worker thread while the
+ * .gz is written and read back (see check.ts, snapshot.ts).
  */
-import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
+import { dirname, join } from 'node:path';
 import { CancelledError, UserError, throwIfAborted } from 'kassenwart/sdk';
-import { loadSqlJs } from './sqljs.js';
+import { startSnapshotCheck } from './check.js';
+import { TMP_PREFIX } from './store.js';
 
 /** What a verification found. */
 export interface VerifyResult {
@@ -36,43 +38,45 @@ export class VerifyError extends UserError {
   }
 }
 
-/** Gunzips `gzPath` into memory, hashing both sides. */
 /**
- * Streams `gzPath` through gunzip (1 MiB chunks), hashing the .gz bytes and the unpacked bytes, and hands
- * each unpacked chunk to `onRaw`. Every gzip member's CRC-32 and length are checked by gunzip.
+ * Streams `gzPath` through gunzip into `sinkPath` (or nowhere), hashing the .gz bytes and the unpacked bytes
+ * (SHA-256). Every gzip member's CRC-32 and length are checked by gunzip. Memory stays bounded: reused read
+ * buffers, pooled gunzip output, two reused 1 MiB write buffers.
  */
-async function streamGunzip(gzPath: string, signal: AbortSignal | undefined, onRaw: (c: Buffer) => void) {
-  const gzHash = createHash('sha256');
+async function streamGunzip(gzPath: string, signal: AbortSignal | undefined, sinkPath?: string): Promise<GzipDigest> {
   const rawHash = createHash('sha256');
-  let rawBytes = 0;
-  const src = createReadStream(gzPath, { highWaterMark: 1024 * 1024, signal });
-  src.on('data', (d) => gzHash.update(d as Buffer));
-  const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
-  src.on('error', (e) => gunzip.destroy(e));
-  src.pipe(gunzip);
-  for await (const c of gunzip as AsyncIterable<Buffer>) {
-    rawHash.update(c);
-    rawBytes += c.length;
-    onRaw(c);
+  const out = sinkPath ? await open(sinkPath, 'w', 0o600) : undefined;
+  try {
+    const WB = 1024 * 1024;
+    const bufs = [Buffer.allocUnsafe(WB), Buffer.allocUnsafe(WB)];
+    let turn = 0;
+    let fill = 0;
+    let pos = 0;
+    let writing: Promise<void> = Promise.resolve();
+    const flush = async () => {
+      await writing;
+      const b = bufs[turn];
+      const n = fill;
+      const at = pos;
+      pos += n;
+      fill = 0;
+      turn ^= 1;
+      writing = (async () => { let off = 0; while (off < n) off += (await out!.write(b, off, n - off, at + off)).bytesWritten; })();
+    };
+    const follower = followGzipFile(gzPath, signal, (c) => {
+      rawHash.update(c);
+      if (!out) return;
+      if (fill + c.length > WB) return flush().then(() => { c.copy(bufs[turn], fill); fill += c.length; });
+      c.copy(bufs[turn], fill);
+      fill += c.length;
+    });
+    follower.written((await stat(gzPath)).size);
+    const d = await follower.end();
+    if (out) { await flush(); await writing; }
+    return { gzSha256: d.gzSha256, rawSha256: rawHash.digest('hex'), rawBytes: d.rawBytes };
+  } finally {
+    await out?.close();
   }
-  return { gzSha256: gzHash.digest('hex'), rawSha256: rawHash.digest('hex'), rawBytes };
-}
-
-/** Gunzips a whole file into memory (one buffer of `sizeHint` bytes when the size is known). */
-async function gunzipFile(gzPath: string, sizeHint: number | undefined, signal?: AbortSignal) {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let pre: Buffer | undefined = sizeHint ? Buffer.allocUnsafe(sizeHint) : undefined;
-  const digest = await streamGunzip(gzPath, signal, (c) => {
-    if (pre && total + c.length <= pre.length) c.copy(pre, total);
-    else {
-      if (pre) { chunks.push(pre.subarray(0, total)); pre = undefined; }
-      chunks.push(c);
-    }
-    total += c.length;
-  });
-  const raw = pre ? pre.subarray(0, total) : Buffer.concat(chunks, total);
-  return { raw, rawSha256: digest.rawSha256, gzSha256: digest.gzSha256 };
 }
 
 /** SHA-256 and length of a .gz file and of its gunzipped content, streamed (nothing held in memory). */
@@ -89,55 +93,81 @@ export interface GzipDigest {
  */
 export async function digestGzipFile(gzPath: string, signal?: AbortSignal): Promise<GzipDigest> {
   try {
-    return await streamGunzip(gzPath, signal, () => {});
+    return await streamGunzip(gzPath, signal);
   } catch (e) {
     throwIfAborted(signal);
     throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
   }
 }
 
+/** What the read-back of a .gz written by the compressor found ({@link followGzipFile}). */
+export interface ReadBackDigest {
+  /** SHA-256 of the .gz file as read back. */
+  gzSha256: string;
+  /** Bytes the .gz gunzipped to. */
+  rawBytes: number;
+  /** Gzip members read back, each ending with the trailer the compressor got for its input chunk. */
+  members: number;
+}
+
 /** Reads a .gz file back while it is being written; see {@link followGzipFile}. */
 export interface GzipFollower {
-  /** The writer has written (and will not change) the file from offset 0 up to `gzBytes`. */
-  written(gzBytes: number): void;
+  /**
+   * The writer has written (and will not change) the file from offset 0 up to `gzBytes`, which ends a gzip
+   * member whose 8-byte trailer (CRC-32 and length of its input) the compressor reported as `trailer`.
+   */
+  written(gzBytes: number, trailer?: Buffer): void;
   /**
    * The writer is done: resolves with the digest once everything written was read back and gunzipped.
-   * Rejects with a {@link VerifyError} when the file is not a readable .gz (CancelledError when cancelled).
+   * Rejects with a {@link VerifyError} when the file is not a readable .gz or a member is not the one the
+   * compressor wrote at that place (CancelledError when cancelled).
    */
-  end(): Promise<GzipDigest>;
+  end(): Promise<ReadBackDigest>;
   /** Stops reading (idempotent); `end()` then rejects. */
   cancel(): void;
 }
 
 /**
- * The same read-back as {@link digestGzipFile}, but while the file is still being written: each newly written
- * range is read back from the file (its own handle, 1 MiB reads) and fed through ONE gunzip stream (so the
- * members must decode as one file, each with its CRC-32 and length), hashing both sides. This overlaps the
- * gunzip with the compression instead of running it afterwards on one core. Memory stays bounded: the
- * reader waits for gunzip to drain and never holds more than a few MiB.
+ * The read-back of a .gz while the compressor writes it: each newly written range is read back from the file
+ * (its own handle, two reused 256 KiB buffers) and fed through ONE gunzip stream, and the .gz bytes are hashed
+ * (SHA-256). gunzip checks every member's CRC-32 and length against its trailer; the trailer found at each
+ * member's end must be the one zlib computed over the compressor's input chunk for that member. Together: the
+ * file decodes to exactly the bytes the compressor read, in order (the caller compares the total length).
+ * The decoded bytes are only counted: no second hash of the database is needed. Memory stays bounded.
  */
-export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollower {
-  const MIB = 1024 * 1024;
+export function followGzipFile(gzPath: string, signal?: AbortSignal, onRaw?: (chunk: Buffer) => void | Promise<void>): GzipFollower {
+  const PIECE = 256 * 1024;
   const stop = new AbortController();
   const sig = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   const gzHash = createHash('sha256');
-  const rawHash = createHash('sha256');
   let rawBytes = 0;
   let target = 0;
   let ended = false;
+  let members = 0;
+  const expected: Array<{ end: number; trailer: Buffer }> = [];
   let wake: (() => void) | undefined;
   const poke = () => { const w = wake; wake = undefined; w?.(); };
   sig.addEventListener('abort', poke, { once: true });
-  const gunzip = createGunzip({ chunkSize: MIB });
-  const consumed = (async () => {
-    for await (const c of gunzip as AsyncIterable<Buffer>) {
-      rawHash.update(c);
+  // 64 KiB output chunks: pooled 4000-byte chunks (as in gzip.ts) would save ~20 MB of garbage but cost a
+  // thread-pool round trip each, measured 3.1 instead of 1.0-1.8 core-s per 250 MB.
+  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+  const consumed = new Promise<void>((resolve, reject) => {
+    gunzip.on('data', (c: Buffer) => {
       rawBytes += c.length;
-    }
-  })();
+      const p = onRaw?.(c);
+      if (p) { gunzip.pause(); p.then(() => gunzip.resume(), (e) => gunzip.destroy(e)); }
+    });
+    gunzip.once('end', resolve);
+    gunzip.once('error', reject);
+  });
   const reader = (async () => {
     let fh: FileHandle | undefined;
     let pos = 0;
+    // Two buffers in turn: one may still be in gunzip while the next is read.
+    const bufs = [Buffer.allocUnsafe(PIECE), Buffer.allocUnsafe(PIECE)];
+    const inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
+    let turn = 0;
+    let tail = Buffer.alloc(0);
     try {
       for (;;) {
         throwIfAborted(sig);
@@ -147,15 +177,28 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollow
           continue;
         }
         fh ??= await open(gzPath, 'r');
-        const n = Math.min(MIB, target - pos);
-        const piece = Buffer.allocUnsafe(n); // a new buffer each time: gunzip may still hold the previous one
-        const { bytesRead } = await fh.read(piece, 0, n, pos);
+        await inFlight[turn];
+        const buf = bufs[turn];
+        const n = Math.min(PIECE, target - pos, (expected[0]?.end ?? target) - pos);
+        const { bytesRead } = await fh.read(buf, 0, n, pos);
         if (bytesRead === 0) throw new Error(`${gzPath} is shorter than written`);
-        const got = bytesRead === n ? piece : piece.subarray(0, bytesRead);
+        const got = buf.subarray(0, bytesRead);
         gzHash.update(got);
         pos += bytesRead;
-        if (!gunzip.write(got)) await once(gunzip, 'drain', { signal: sig });
+        tail = Buffer.concat([tail, got.subarray(Math.max(0, bytesRead - 8))]).subarray(-8);
+        while (expected.length && expected[0].end <= pos) {
+          const m = expected.shift()!;
+          if (m.end !== pos || !tail.equals(m.trailer)) {
+            throw new VerifyError('Die Sicherungsdatei weicht vom gelesenen Datenbankstand ab (ein Block passt nicht).');
+          }
+          members++;
+        }
+        inFlight[turn] = new Promise<void>((res, rej) => { gunzip.write(got, (e) => (e ? rej(e) : res())); });
+        inFlight[turn]!.catch(() => {});
+        turn ^= 1;
+        if (gunzip.writableNeedDrain) await once(gunzip, 'drain', { signal: sig });
       }
+      await Promise.all(inFlight);
       gunzip.end();
     } catch (e) {
       gunzip.destroy(e as Error);
@@ -167,7 +210,8 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollow
   const done = Promise.all([reader, consumed]);
   done.catch(() => {}); // reported through end()
   return {
-    written(gzBytes) {
+    written(gzBytes, trailer) {
+      if (trailer) expected.push({ end: gzBytes, trailer });
       if (gzBytes > target) { target = gzBytes; poke(); }
     },
     async end() {
@@ -178,62 +222,18 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal): GzipFollow
       } catch (e) {
         throwIfAborted(signal);
         if (stop.signal.aborted) throw new CancelledError();
+        if (e instanceof VerifyError || (e as NodeJS.ErrnoException)?.code === 'ENOSPC') throw e;
         throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
       } finally {
         sig.removeEventListener('abort', poke);
       }
-      return { gzSha256: gzHash.digest('hex'), rawSha256: rawHash.digest('hex'), rawBytes };
+      if (expected.length) throw new VerifyError('Die Sicherungsdatei ist unvollständig.');
+      return { gzSha256: gzHash.digest('hex'), rawBytes, members };
     },
     cancel() {
       stop.abort();
     },
   };
-}
-
-/**
- * The SQLite checks on the raw bytes of a database: the header's page count x page size must equal the
- * length (a torn read of a growing or shrinking file shows up here), sql.js opens it, `PRAGMA integrity_check`
- * must say `ok`; then the rows of every table (except sqlite_*) are counted. Throws a {@link VerifyError}.
- * sql.js keeps a view of `raw` (a Node Buffer is not copied), so the caller must not change it meanwhile.
- */
-export async function checkDatabaseBytes(raw: Buffer, signal?: AbortSignal): Promise<Record<string, number>> {
-  // Valid only when "version-valid-for" (offset 92) equals the change counter (offset 24).
-  if (raw.length >= 100 && raw.readUInt32BE(92) === raw.readUInt32BE(24)) {
-    const ps = raw.readUInt16BE(16) === 1 ? 65536 : raw.readUInt16BE(16);
-    if (raw.readUInt32BE(28) * ps !== raw.length) {
-      throw new VerifyError('Die Sicherung ist unvollständig: Dateigröße und Datenbankkopf passen nicht zusammen.');
-    }
-  }
-  throwIfAborted(signal);
-  const SQL = await loadSqlJs();
-  let db;
-  try {
-    db = new SQL.Database(raw);
-  } catch (e) {
-    throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.', e);
-  }
-  try {
-    let problems: string[];
-    try {
-      const r = db.exec('PRAGMA integrity_check');
-      problems = (r[0]?.values ?? []).map((v) => String(v[0]));
-    } catch (e) {
-      throw new VerifyError('Die Sicherung ist keine lesbare SQLite-Datenbank.', e);
-    }
-    if (problems.length !== 1 || problems[0] !== 'ok') {
-      throw new VerifyError(`Die Sicherung hat die Integritätsprüfung nicht bestanden: ${problems.slice(0, 3).join('; ')}`);
-    }
-    throwIfAborted(signal);
-    const counts: Record<string, number> = {};
-    const tables = db.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
-    for (const [name] of tables[0]?.values ?? []) {
-      const t = String(name);
-      counts[t] = Number(db.exec(`SELECT count(*) FROM "${t.replace(/"/g, '""')}"`)[0].values[0][0]);
-    }
-    return counts;
-  } finally {
-    db.close();
-  }
 }
 
 /** Compares row counts with the expected ones; throws a {@link VerifyError} on the first difference. */
@@ -245,25 +245,38 @@ export function compareCounts(counts: Record<string, number>, expected: Record<s
   }
 }
 
+/** Options of {@link verifyBackupFile}. */
+export interface VerifyFileOptions {
+  /** Folder for the temporary gunzipped copy (default: beside the backup). */
+  tmpDir?: string;
+}
+
 /**
- * Verifies a backup file on its own (restore, before a backup is used): gunzip into memory, compare the
- * SHA-256s and the length, then {@link checkDatabaseBytes} and the row counts. Throws a {@link VerifyError}
- * (German) when anything does not match.
+ * Verifies a backup file on its own (restore, before a backup is used): gunzip it to a temp file (streamed,
+ * hashing both sides), compare the SHA-256s and the length with `expect`, then run the native checks
+ * ({@link checkDatabaseFile}) on the temp file in a worker thread and compare the row counts. The temp file is
+ * removed afterwards. Throws a {@link VerifyError} (German) when anything does not match.
  */
-export async function verifyBackupFile(gzPath: string, expect: VerifyExpect = {}, signal?: AbortSignal): Promise<VerifyResult> {
-  let unz;
+export async function verifyBackupFile(gzPath: string, expect: VerifyExpect = {}, signal?: AbortSignal, options: VerifyFileOptions = {}): Promise<VerifyResult> {
+  const tmp = join(options.tmpDir ?? dirname(gzPath), `${TMP_PREFIX}verify-${process.pid}-${randomBytes(4).toString('hex')}.sqlite`);
   try {
-    unz = await gunzipFile(gzPath, expect.rawBytes, signal);
-  } catch (e) {
+    let unz: GzipDigest;
+    try {
+      unz = await streamGunzip(gzPath, signal, tmp);
+    } catch (e) {
+      throwIfAborted(signal);
+      if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw e;
+      throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
+    }
+    if (expect.gzSha256 && unz.gzSha256 !== expect.gzSha256) throw new VerifyError('Die Sicherungsdatei wurde verändert oder ist beschädigt (Prüfsumme stimmt nicht).');
+    if (expect.rawSha256 && unz.rawSha256 !== expect.rawSha256) throw new VerifyError('Die entpackte Sicherung weicht vom gelesenen Datenbankstand ab (Prüfsumme stimmt nicht).');
+    if (expect.rawBytes !== undefined && unz.rawBytes !== expect.rawBytes) throw new VerifyError('Die entpackte Sicherung hat nicht die erwartete Größe.');
     throwIfAborted(signal);
-    throw new VerifyError('Die Sicherungsdatei ist beschädigt (nicht lesbar als .gz).', e);
+    const check = startSnapshotCheck(tmp, signal);
+    const counts = await check.result;
+    compareCounts(counts, expect.counts);
+    return { gzSha256: unz.gzSha256, rawSha256: unz.rawSha256, rawBytes: unz.rawBytes, counts };
+  } finally {
+    await rm(tmp, { force: true });
   }
-  if (expect.gzSha256 && unz.gzSha256 !== expect.gzSha256) throw new VerifyError('Die Sicherungsdatei wurde verändert oder ist beschädigt (Prüfsumme stimmt nicht).');
-  if (expect.rawSha256 && unz.rawSha256 !== expect.rawSha256) throw new VerifyError('Die entpackte Sicherung weicht vom gelesenen Datenbankstand ab (Prüfsumme stimmt nicht).');
-  if (expect.rawBytes !== undefined && unz.raw.length !== expect.rawBytes) throw new VerifyError('Die entpackte Sicherung hat nicht die erwartete Größe.');
-  throwIfAborted(signal);
-  const rawBytes = unz.raw.length;
-  const counts = await checkDatabaseBytes(unz.raw, signal);
-  compareCounts(counts, expect.counts);
-  return { gzSha256: unz.gzSha256, rawSha256: unz.rawSha256, rawBytes, counts };
 }

@@ -5,12 +5,11 @@ import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Contribution, Logger } from 'kassenwart/sdk';
-import initSqlJs from 'sql.js';
+import Database from 'better-sqlite3';
 import type { BackupTarget, BackupTargetPolicy } from 'kassenwart/plugins/backup/api';
 import { BackupService } from '../../../plugins/backup/dist/src/service.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
-export const PYTHON = '/usr/bin/python3';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -43,18 +42,21 @@ export function makeService(dataDir: string, settings: Record<string, unknown> =
   return { service, values };
 }
 
-let SQL: Awaited<ReturnType<typeof initSqlJs>> | undefined;
-
-/** Opens database bytes (or a .gz of them) with sql.js and runs `fn`. */
+/** Opens database bytes (or a .gz of them) in memory with native SQLite and runs `fn` (small test databases only). */
 export async function withDb<T>(bytes: Uint8Array, fn: (q: (sql: string) => unknown[][]) => T): Promise<T> {
-  SQL ??= await initSqlJs();
-  const raw = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
-  const db = new SQL.Database(raw);
+  const raw = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const db = new Database(raw);
   try {
-    return fn((sql) => db.exec(sql)[0]?.values ?? []);
+    return fn((sql) => db.prepare(sql).raw().all() as unknown[][]);
   } finally {
     db.close();
   }
+}
+
+/** Runs SQL statements on a database file as another writer would (own connection, committed, closed). */
+export function execSql(path: string, sql: string): void {
+  const db = new Database(path, { timeout: 10_000 });
+  try { db.exec(sql); } finally { db.close(); }
 }
 
 /** Reads a database file (or .gz) and returns every table's rows, for equality checks. */
@@ -68,9 +70,18 @@ export async function dumpTables(path: string): Promise<Record<string, unknown[]
   });
 }
 
-/** Starts the POS stand-in (python3 stdlib sqlite3) committing transactions to `db` in a loop. */
-export async function startWriter(db: string, journalMode = 'delete'): Promise<{ child: ChildProcess; stop(): Promise<number> }> {
-  const child = spawn(PYTHON, [join(FIXTURES, 'pos_writer.py'), db, journalMode], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** What the POS stand-in reported when it stopped. */
+export interface WriterReport {
+  count: number;
+  /** Longest transaction (BEGIN to end of COMMIT, lock waits included) in ms. */
+  maxTxMs: number;
+  /** Longest time between two commits in ms. */
+  maxGapMs: number;
+}
+
+/** Starts the POS stand-in (fixtures/pos-writer.mjs, native SQLite) committing transactions to `db` in a loop. */
+export async function startWriter(db: string, journalMode = 'delete', extra: string[] = []): Promise<{ child: ChildProcess; stop(): Promise<number>; report(): Promise<WriterReport> }> {
+  const child = spawn(process.execPath, [join(FIXTURES, 'pos-writer.mjs'), db, journalMode, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');
@@ -80,22 +91,20 @@ export async function startWriter(db: string, journalMode = 'delete'): Promise<{
     const t = setInterval(() => { if (out.includes('READY')) { clearInterval(t); resolve(); } }, 10);
     child.once('exit', (c) => { clearInterval(t); reject(new Error(`writer exited ${c}: ${out}`)); });
   });
-  return {
-    child,
-    async stop() {
-      if (child.exitCode === null) {
-        const done = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await done;
-      }
-      const m = /COUNT (\d+)/.exec(out);
-      if (!m) throw new Error('writer did not report its count: ' + out);
-      return Number(m[1]);
-    },
+  const report = async (): Promise<WriterReport> => {
+    if (child.exitCode === null) {
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await done;
+    }
+    const m = /COUNT (\d+) MAXTXMS ([\d.]+) MAXGAPMS ([\d.]+)/.exec(out);
+    if (!m) throw new Error('writer did not report its count: ' + out);
+    return { count: Number(m[1]), maxTxMs: Number(m[2]), maxGapMs: Number(m[3]) };
   };
+  return { child, report, stop: async () => (await report()).count };
 }
 
-/** Checks the writer's invariant in a database (see fixtures/pos_writer.py). Returns the writer's count. */
+/** Checks the writer's invariant in a database (see fixtures/pos-writer.mjs). Returns the writer's count. */
 export function writerInvariant(q: (sql: string) => unknown[][]): { receipts: number; problems: string[] } {
   const problems: string[] = [];
   const state = q('SELECT receipts, cents FROM writer_state WHERE id = 1')[0];

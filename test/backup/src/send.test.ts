@@ -1,12 +1,11 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { UserError } from 'kassenwart/sdk';
 import type { BackupFile, BackupTarget, BackupTargetPolicy } from 'kassenwart/plugins/backup/api';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { generatePosDatabase } from '../../../plugins/backup/dist/src/posdb.js';
-import { makeService, testJob, PYTHON } from './helpers.js';
+import { makeService, testJob, execSql } from './helpers.js';
 
 /** A target stand-in that records what it was given. */
 function recorder(id: string, behaviour: 'ok' | 'user-error' | 'crash' | 'unavailable' | 'unavailable-no-kind' | 'skipped') {
@@ -85,8 +84,7 @@ describe('backup: "Backup an FTP" orchestration (service, stand-in targets)', fu
     expect(first.message).to.equal('Datenbank gesendet! (Ziel t.ok)');
     expect(first.details!.freshBackup).to.equal(false);
     expect(ok.got[0].file.name).to.equal(backup.name);
-    const w = spawnSync(PYTHON, ['-c', "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE customers SET notes='neu' WHERE id=1\"); c.commit()", pos]);
-    expect(w.status).to.equal(0);
+    execSql(pos, "UPDATE customers SET notes = 'neu' WHERE id = 1");
     await new Promise((r) => setTimeout(r, 1100));
     const second = await service.send(testJob());
     expect(second.details!.freshBackup).to.equal(true);

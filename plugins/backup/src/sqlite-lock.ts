@@ -1,0 +1,82 @@
+/**
+ * SQLite's own write lock on the POS database, taken natively (better-sqlite3) in this process: the way to
+ * pause a foreign writer (the register) safely for the few milliseconds a file copy takes.
+ *
+ * POSIX trap (https://www.sqlite.org/howtocorrupt.html, 2.2): fcntl() locks belong to the process, and closing
+ * ANY file descriptor of the database file drops every lock the process holds on it. So while the lock is held,
+ * this process must not open and close the database file except for the one copy whose close ends the
+ * critical section (snapshot.ts: `stat` by path, the copy, then {@link HeldLock.release}).
+ */
+import Database from 'better-sqlite3';
+import { UserError, throwIfAborted } from 'kassenwart/sdk';
+
+/** A held SQLite RESERVED lock on the POS database: the POS's next write waits, readers go on. */
+export interface HeldLock {
+  /** performance.now() right before the lock was first requested (the POS may have been held up from then on). */
+  readonly requestedAt: number;
+  /** performance.now() when the lock was granted. */
+  readonly grantedAt: number;
+  /**
+   * Ends the transaction and closes the connection. Returns the pause the POS could see: milliseconds from
+   * before the lock was first requested until it was released (not only the time it was held).
+   */
+  release(): number;
+}
+
+const busy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown })?.code ?? ''));
+
+/**
+ * Takes SQLite's write lock (`BEGIN IMMEDIATE`) on `dbPath`. The attempt never blocks the event loop: with a
+ * busy timeout of 0 it is repeated every millisecond while a write transaction of the POS is in progress, for
+ * up to `timeoutS`. The first read under the lock rolls back a hot journal left by a crashed writer, so the
+ * file holds the last committed state afterwards.
+ */
+export async function acquireWriteLock(dbPath: string, timeoutS = 30, signal?: AbortSignal): Promise<HeldLock> {
+  const requestedAt = performance.now();
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { fileMustExist: true, timeout: 0 });
+  } catch (e) {
+    throw new UserError('Die Kassendatenbank konnte nicht zum Sichern geöffnet werden.', {
+      code: 'backup.lock', hint: 'Bitte Pfad und Berechtigungen der Kassendatenbank prüfen.', cause: e,
+    });
+  }
+  const deadline = requestedAt + timeoutS * 1000;
+  for (;;) {
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
+      break;
+    } catch (e) {
+      try { if (db.inTransaction) db.exec('ROLLBACK'); } catch { /* nothing held */ }
+      const again = busy(e) && performance.now() < deadline && !signal?.aborted;
+      if (!again) {
+        db.close();
+        throwIfAborted(signal);
+        if (busy(e)) {
+          throw new UserError('Die Kasse gibt die Datenbank gerade nicht frei (sie schreibt ununterbrochen).', {
+            code: 'backup.busy', hint: 'Bitte in einigen Minuten erneut auf „Datensicherung“ klicken.', cause: e,
+          });
+        }
+        throw new UserError('Die Kassendatenbank konnte nicht angehalten werden.', {
+          code: 'backup.lock', hint: 'Bitte den Support informieren.', cause: e,
+        });
+      }
+      await new Promise((res) => setTimeout(res, 1));
+    }
+  }
+  const grantedAt = performance.now();
+  let released: number | undefined;
+  return {
+    requestedAt,
+    grantedAt,
+    release() {
+      if (released === undefined) {
+        try { db.exec('ROLLBACK'); } catch { /* the connection ends anyway */ }
+        db.close();
+        released = performance.now() - requestedAt;
+      }
+      return released;
+    },
+  };
+}
