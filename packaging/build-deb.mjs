@@ -11,7 +11,7 @@
 //   /lib/systemd/system/kassenwart.service, /usr/share/polkit-1/rules.d/, /lib/udev/rules.d/, /usr/share/doc/kassenwart/
 //
 // Options: --out DIR (default packaging/out), --node VERSION (default: NODE_RUNTIME below), --version V (the
-// package's version; default package.json's), --keep-stage.
+// package's version; default package.json's), --fast (quick gzip -1 compression), --keep-stage.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, cpSync, openSync, readSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ export const NODE_RUNTIME = '24.22.3';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
 const { values: opt } = parseArgs({
-  options: { out: { type: 'string' }, node: { type: 'string' }, version: { type: 'string' }, 'keep-stage': { type: 'boolean' } },
+  options: { out: { type: 'string' }, node: { type: 'string' }, version: { type: 'string' }, fast: { type: 'boolean' }, 'keep-stage': { type: 'boolean' } },
 });
 const outDir = resolve(opt.out ?? join(here, 'out'));
 const nodeVersion = opt.node ?? NODE_RUNTIME;
@@ -127,9 +127,7 @@ cpSync(join(runtimeDir, 'bin', 'node'), join(lib, 'node', 'bin', 'node'));
 cpSync(join(runtimeDir, 'LICENSE'), join(lib, 'node', 'LICENSE'));
 // Debian ships stripped binaries (lintian: unstripped-binary-or-object); debug symbols are of no use on a POS server.
 for (const f of elfFiles(lib)) run('strip', ['--strip-unneeded', '--remove-section=.comment', '--remove-section=.note', f]);
-// The CLI's interpreter is the bundled runtime, not whatever "node" is on PATH.
-const binJs = join(lib, 'bin', 'kassenwart.js');
-writeFileSync(binJs, readFileSync(binJs, 'utf8').replace(/^#!.*\n/, '#!/usr/lib/kassenwart/node/bin/node\n'));
+
 step('Probelauf mit der mitgelieferten Laufzeit');
 run(join(lib, 'node', 'bin', 'node'), ['-e', "const D=require('better-sqlite3'); new D(':memory:').prepare('select 1').get(); import('./host/dist/version.js').then(m=>process.stdout.write(m.HOST_VERSION))"], { cwd: lib });
 
@@ -169,7 +167,8 @@ mkdirSync(outDir, { recursive: true });
 const debName = `kassenwart_${version}_${arch}.deb`;
 const tmpDeb = join(outDir, `.${debName}.${process.pid}`);
 step(`dpkg-deb --build → ${debName}`);
-run('dpkg-deb', ['--root-owner-group', '-Zxz', '-z6', '--build', stage, tmpDeb]);
+// xz: every dpkg since Debian 6 reads it (zstd only since Debian 12). --fast (gzip -1) for throw-away test packages.
+run('dpkg-deb', ['--root-owner-group', ...(opt.fast ? ['-Zgzip', '-z1'] : ['-Zxz', '-z6']), '--build', stage, tmpDeb]);
 renameSync(tmpDeb, join(outDir, debName));
 if (!opt['keep-stage']) rmSync(stage, { recursive: true, force: true });
 process.stdout.write(join(outDir, debName) + '\n');
@@ -233,9 +232,10 @@ function normalizeModes(root) {
       else if (e.isFile()) {
         const rel = relative(root, p).split(sep).join('/');
         const exec = rel.startsWith('DEBIAN/') ? /^(DEBIAN\/(postinst|prerm|postrm))$/.test(rel)
-          : rel === 'usr/bin/kassenwart' || rel === 'usr/lib/kassenwart/node/bin/node' || rel === 'usr/lib/kassenwart/bin/kassenwart.js';
-        const shebang = rel.startsWith('usr/lib/kassenwart/node_modules/') && head(p, 2).toString() === '#!';
-        chmodSync(p, exec || shebang ? 0o755 : 0o644);
+          // JavaScript files are never executable: the wrapper and the unit run them with the bundled node (an
+          // executable "#!/usr/bin/env node" script would ask for Debian's nodejs: lintian missing-dep-for-interpreter).
+          : rel === 'usr/bin/kassenwart' || rel === 'usr/lib/kassenwart/node/bin/node';
+        chmodSync(p, exec ? 0o755 : 0o644);
       }
     }
   };

@@ -16,6 +16,11 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v pigz >/dev/null 2>&1 || need+=(pigz)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+# The Debian package's tests (test/packaging): lintian, systemd-analyze, strip, setfacl (a Depends of the package).
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v strip >/dev/null 2>&1 || need+=(binutils)
+command -v setfacl >/dev/null 2>&1 || need+=(acl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Debian packages for the tests: ${need[*]}"
