@@ -20,6 +20,11 @@ command -v radosgw >/dev/null 2>&1 || [ -x /usr/bin/radosgw ] || need+=(radosgw)
 command -v ceph-mon >/dev/null 2>&1 || [ -x /usr/bin/ceph-mon ] || need+=(ceph-mon)
 command -v ceph-osd >/dev/null 2>&1 || [ -x /usr/bin/ceph-osd ] || need+=(ceph-osd)
 command -v age >/dev/null 2>&1 || need+=(age)
+# The Debian package's tests (test/packaging): lintian, systemd-analyze, strip, setfacl (a Depends of the package).
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v strip >/dev/null 2>&1 || need+=(binutils)
+command -v setfacl >/dev/null 2>&1 || need+=(acl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Debian packages for the tests: ${need[*]}"

@@ -17,12 +17,19 @@ function render(fields?: Record<string, unknown>): string {
   return safe.length ? ' ' + safe.join(' ') : '';
 }
 
+/**
+ * syslog priorities (sd-daemon(3)): under systemd (JOURNAL_STREAM set: stderr is the journal) each line starts
+ * with "<N>", so `journalctl -p warning` filters by level; the journal adds its own timestamp.
+ */
+const PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3, silent: 7 };
+const toJournal = (): boolean => Boolean(process.env.JOURNAL_STREAM);
+
 /** A logger writing one line per entry to stderr: time, level, scope, message, fields (secrets masked). */
 export function createLogger(scope: string, sink?: (level: Level, line: string) => void): Logger {
   const write = (level: Level, message: string, fields?: Record<string, unknown>) => {
     const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${scope}] ${message}${render(fields)}`;
     sink?.(level, line);
-    if (LEVELS[level] >= threshold()) process.stderr.write(line + '\n');
+    if (LEVELS[level] >= threshold()) process.stderr.write(toJournal() ? `<${PRIORITY[level]}>${line}\n` : line + '\n');
   };
   return {
     debug: (m, f) => write('debug', m, f),
