@@ -6,6 +6,8 @@ import { inject, injectable, TOKENS, isUserError, type Plugin, type PluginContex
 import { backupPoliciesExtensionPoint, backupTargetsExtensionPoint } from './api.js';
 import { createFtpTarget } from './ftp/target.js';
 import { BackupService } from './service.js';
+import { updateGuardsExtensionPoint } from 'kassenwart/plugins/update/api';
+import { createUpdateGuard } from './update-guard.js';
 
 @injectable()
 export default class BackupPlugin implements Plugin {
@@ -45,6 +47,7 @@ export default class BackupPlugin implements Plugin {
     ctx.registerAction('backup.restore', recording('backup.restore', (job) => service.restore(job)));
 
     ctx.extensionPoint(backupTargetsExtensionPoint).register(createFtpTarget(ctx));
+    ctx.extensionPoint(updateGuardsExtensionPoint).register(createUpdateGuard(service, ctx.logger));
 
     ctx.registerRoute('GET', '/status', (req) => service.status(req.user));
   }
