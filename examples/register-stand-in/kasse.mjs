@@ -9,7 +9,8 @@
 // GET /health → 200 {ok:true, version, schema, receipts} when the database has the schema this version needs;
 // 503 {ok:false, version, error} otherwise (it then writes nothing). SIGTERM: closes the database, exits 0.
 // behaviour.json beside it (tests only): {"health":"fail"} never healthy, {"ignoreSigterm":true} will not stop,
-// {"startDelayMs":N} answers only after N ms.
+// {"startDelayMs":N} answers only after N ms. While a file "<db>.pause" exists it writes nothing (tests use it to
+// compare the database byte for byte before and after an update; the salon's register is then "idle").
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
@@ -39,9 +40,10 @@ const problem = schema !== needed ? `Datenbank hat Schema ${schema}, Version ${p
 if (problem) console.error(`kasse stand-in ${pkg.version}: ${problem}`);
 
 let receipts = 0;
+const paused = () => existsSync(dbPath + '.pause');
 const insert = problem ? null : db.prepare('INSERT INTO receipts (created_at, amount_cents, register_version) VALUES (?, ?, ?)');
 const timer = setInterval(() => {
-  if (!insert) return;
+  if (!insert || paused()) return;
   try { insert.run(new Date().toISOString(), 100 + Math.floor(Math.random() * 9000), pkg.version); receipts++; } catch (e) { console.error('write failed:', e.message); }
 }, 100);
 
@@ -50,7 +52,7 @@ const server = createServer((req, res) => {
   const early = behaviour.startDelayMs && Date.now() - started < behaviour.startDelayMs;
   const bad = problem ?? (behaviour.health === 'fail' ? 'Funktionsprüfung absichtlich fehlgeschlagen (Stand-in)' : early ? 'startet noch' : null);
   res.writeHead(bad ? 503 : 200, { 'content-type': 'application/json' })
-    .end(JSON.stringify(bad ? { ok: false, version: pkg.version, error: bad } : { ok: true, version: pkg.version, schema, receipts }));
+    .end(JSON.stringify(bad ? { ok: false, version: pkg.version, error: bad } : { ok: true, version: pkg.version, schema, receipts, writing: !paused() }));
 });
 server.listen(port, '127.0.0.1', () => {
   if (pidFile) writeFileSync(pidFile, String(process.pid));

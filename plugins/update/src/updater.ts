@@ -64,6 +64,8 @@ function migrationVersion(index: ReleaseIndex, name: string, fallback: string): 
 export interface Progress {
   signal: AbortSignal;
   progress(percent: number | undefined, message?: string): void;
+  /** The job log (each migration step is written there too). */
+  log?: { info(message: string): void };
 }
 
 /** The default index file name when the feed URL names a folder. */
@@ -233,7 +235,7 @@ export class Updater {
     const target = fitting[0];
     const notes = notesOf(all.filter((r) => semver.lte(r.version, target.version)));
     const line = await reg.updater.update(cfg.adapter, installed, target, notes, url, {
-      signal: job.signal, progress: (p, m) => job.progress(p === undefined ? undefined : Math.round(p / 2), m),
+      signal: job.signal, progress: (p, m) => job.progress(p === undefined ? undefined : Math.round(p / 2), m), log: job.log,
     }, (name) => migrationVersion(index, name, target.version));
     return { version: target.version, lines: [line, ...lines], updated: { version: target.version, from: installed, notes } };
   }

@@ -157,19 +157,19 @@ export class RegisterAdapter {
     return r.code === 0 ? { ok: true } : { ok: false, why: `Prüfbefehl endete mit ${r.code ?? 'Zeitüberschreitung'}${r.out ? `: ${r.out}` : ''}` };
   }
 
-  /** Polls the health check until it passes or the timeout ends; returns null or the German reason. */
+  /** Polls the health check until it passes or the timeout ends; returns null or the German reason ("hat die Funktionsprüfung … nicht bestanden"). */
   async waitHealthy(version: string, startFailed: () => string | null, signal?: AbortSignal): Promise<string | null> {
     const end = Date.now() + this.s.healthTimeoutSeconds * 1000;
     let why = 'keine Antwort';
     while (Date.now() < end) {
       const f = startFailed();
-      if (f) return f;
+      if (f) return `ist nicht gestartet (${f})`;
       const r = await this.probe(version);
       if (r.ok) return null;
       why = r.why ?? why;
       if (signal?.aborted) break;
       await new Promise((x) => setTimeout(x, 300));
     }
-    return `Funktionsprüfung nach ${this.s.healthTimeoutSeconds} s nicht bestanden (${why})`;
+    return `hat die Funktionsprüfung nach ${this.s.healthTimeoutSeconds} s nicht bestanden (${why})`;
   }
 }

@@ -103,6 +103,7 @@ export class RegisterUpdater {
         log: (m) => this.deps.log.info(m),
       });
       j.guards.push({ id: g.value.id, record });
+      job.log?.info(record.message);
     }
     throwIfAborted(job.signal);
 
@@ -130,7 +131,9 @@ export class RegisterUpdater {
         onStep: async (m, i) => {
           if (i > 0) await testPause('migrating', this.deps.log);
           throwIfAborted(job.signal);
-          p(50 + Math.round((i / Math.max(1, pending.length)) * 30), `Datenbank-Anpassung ${i + 1} von ${pending.length} (Version ${versionOf(m.name)}: ${m.name}) …`);
+          const step = `Datenbank-Anpassung ${i + 1} von ${pending.length} (Version ${versionOf(m.name)}: ${m.name}) …`;
+          p(50 + Math.round((i / Math.max(1, pending.length)) * 30), step);
+          job.log?.info(`Kassensoftware: ${step}`);
         },
       });
       p(81, 'Integritätsprüfung bestanden.');
@@ -213,7 +216,7 @@ export class RegisterUpdater {
     const stillRunning = j.state === 'stopping' && (await adapter.probe(j.from)).ok;
     const unhealthy = stillRunning ? null : await adapter.waitHealthy(j.from, await adapter.start(j.from));
     await removeJournal(this.deps.pluginDataDir);
-    const head = unhealthy ? `${FAILED_NOT_RUNNING} (${unhealthy})` : FAILED;
+    const head = unhealthy ? `${FAILED_NOT_RUNNING} (Version ${j.from} ${unhealthy})` : FAILED;
     const db = identical === undefined ? 'Die Kassendatenbank wurde nicht verändert.'
       : identical ? 'Die Kassendatenbank ist unverändert (SHA-256 wie vor dem Update).'
         : 'Achtung: die Kassendatenbank weicht vom Stand vor dem Update ab.';
