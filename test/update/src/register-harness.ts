@@ -4,7 +4,7 @@
  * release trees of it published with the real `kassenwart release build --component kasse`, a feed served over
  * real HTTP, and an installation with the adapter settings pointing at the stand-in.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -14,6 +14,8 @@ import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { KASSENWART_BIN } from 'kassenwart/sdk/testing';
+import { keygen } from '../../../plugins/update/dist/src/release.js';
+import { buildRegisterRelease } from '../../../plugins/update/dist/src/release-kasse.js';
 
 const require = createRequire(import.meta.url);
 const Database = require('better-sqlite3');
@@ -40,11 +42,10 @@ export function kassenwart(args: string[], env: Record<string, string> = {}): Pr
   });
 }
 
-/** Keys generated with the real CLI; returns the key file and the base64 public key. */
+/** A key pair (the CLI's keygen, called in-process: the CLI itself is tested in release.test.ts). */
 export async function makeKeys(dir: string): Promise<{ keyFile: string; publicKey: string }> {
-  const r = spawnSync(process.execPath, [KASSENWART_BIN, 'release', 'keygen', '--out', dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return { keyFile: join(dir, 'kassenwart-release.key'), publicKey: /\n(MC[A-Za-z0-9+/=]+)\n/.exec(r.stdout)![1] };
+  const k = await keygen(dir);
+  return { keyFile: k.privateKeyFile, publicKey: k.publicKeyBase64 };
 }
 
 /**
@@ -78,11 +79,20 @@ function compare(a: string, b: string): number {
   return 0;
 }
 
-/** Publishes a register release with the real CLI. */
-export async function publishKasse(keyFile: string, feed: string, tree: string, version: string, changes: string, extra: string[] = []) {
+/**
+ * Publishes a register release: with the real CLI (`cli: true`), or the same build function in-process (faster on
+ * a loaded machine, where each CLI start takes seconds).
+ */
+export async function publishKasse(keyFile: string, feed: string, tree: string, version: string, changes: string, o: { cli?: boolean; extra?: string[] } = {}) {
   const changesFile = join(tree, '..', `CHANGES-${version}-${Math.random().toString(36).slice(2)}.txt`);
   await writeFile(changesFile, changes);
-  return kassenwart(['release', 'build', '--component', 'kasse', '--package', tree, '--version', version, '--changes', changesFile, '--key', keyFile, '--out', feed, ...extra]);
+  if (o.cli) return kassenwart(['release', 'build', '--component', 'kasse', '--package', tree, '--version', version, '--changes', changesFile, '--key', keyFile, '--out', feed, ...(o.extra ?? [])]);
+  try {
+    const r = await buildRegisterRelease({ keyFile, outDir: feed, packageDir: tree, version, changesFile, channel: 'stable', expiresDays: 30 });
+    return { status: 0, stdout: JSON.stringify(r.entry), stderr: '' };
+  } catch (e) {
+    return { status: 1, stdout: '', stderr: (e as Error).message };
+  }
 }
 
 export async function freePort(): Promise<number> {

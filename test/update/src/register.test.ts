@@ -58,9 +58,9 @@ describe('update: the register (Kassensoftware) via "Updatecheck", with the regi
     return inst;
   }
 
-  async function publish(feed: string, version: string, changes: string, o: Parameters<typeof standInTree>[2] = {}) {
+  async function publish(feed: string, version: string, changes: string, o: Parameters<typeof standInTree>[2] & { cli?: boolean } = {}) {
     const tree = await standInTree(join(feed, '..', 'src', version), version, o);
-    const r = await publishKasse(keys.keyFile, feed, tree, version, changes);
+    const r = await publishKasse(keys.keyFile, feed, tree, version, changes, { cli: o.cli });
     expect(r.status, r.stderr).to.equal(0);
     return r;
   }
@@ -97,9 +97,10 @@ describe('update: the register (Kassensoftware) via "Updatecheck", with the regi
 
   it('a cumulative update 1.0.0 → 1.3.0 across three releases: each migration step reported, program and schema at the newest, changes newest first', async () => {
     const i = await install('cumulative', async (feed) => {
-      await publish(feed, '1.1.0', 'Trinkgeld auf dem Beleg');
-      await publish(feed, '1.2.0', 'Kundenkartei\nSchnellere Tagesabschlüsse');
-      await publish(feed, '1.3.0', 'Belege mit Kunde');
+      // Published with the real CLI, as the vendor does.
+      await publish(feed, '1.1.0', 'Trinkgeld auf dem Beleg', { cli: true });
+      await publish(feed, '1.2.0', 'Kundenkartei\nSchnellere Tagesabschlüsse', { cli: true });
+      await publish(feed, '1.3.0', 'Belege mit Kunde', { cli: true });
     });
     const receiptsBefore = i.reg.inspect().receipts;
     const job = await i.host.runAction('update.check');
