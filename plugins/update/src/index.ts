@@ -71,7 +71,12 @@ export default class UpdatePlugin implements Plugin {
       log: ctx.logger,
       supervised: process.env.KASSENWART_SUPERVISED === '1' || runningSupervisor(ctx.installationDir) !== undefined,
       restart: (reason) => {
-        if (process.env.KASSENWART_SUPERVISED === '1') { ctx.requestRestart(reason); return true; }
+        if (process.env.KASSENWART_SUPERVISED === '1') {
+          // After the job has finished and been recorded (the journal already says "requested": a crash in
+          // between still switches at the next start).
+          setTimeout(() => ctx.requestRestart(reason), 1000).unref();
+          return true;
+        }
         // Started from the CLI (`kassenwart action run update.check`) while a server runs: ask its supervisor.
         const pid = runningSupervisor(ctx.installationDir);
         if (pid === undefined) return false;

@@ -89,10 +89,6 @@ export class Updater {
     try {
       const result = await this.run(job);
       await this.recordCheck(true, result.message ?? '');
-      // Success of the check of all components: the monthly reminder counts from here.
-      const st = await this.store.load();
-      st.lastSuccessAt = st.lastCheck?.at;
-      await this.store.save(st);
       return result;
     } catch (e) {
       if (!(e instanceof CancelledError)) {
@@ -105,6 +101,8 @@ export class Updater {
   private async recordCheck(ok: boolean, message: string): Promise<void> {
     const s = await this.store.load();
     s.lastCheck = { at: new Date().toISOString(), ok, message };
+    // A check that succeeded for all components: the monthly reminder counts from here.
+    if (ok) s.lastSuccessAt = s.lastCheck.at;
     await this.store.save(s);
   }
 
