@@ -4,7 +4,7 @@
  * release trees of it published with the real `kassenwart release build --component kasse`, a feed served over
  * real HTTP, and an installation with the adapter settings pointing at the stand-in.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -122,7 +122,11 @@ export interface Register {
   stop(): Promise<void>;
 }
 
-export async function makeRegister(root: string, o: { stopTimeoutSeconds?: number; healthTimeoutSeconds?: number; behaviour?: Record<string, unknown> } = {}): Promise<Register> {
+export async function makeRegister(root: string, o: {
+  stopTimeoutSeconds?: number; healthTimeoutSeconds?: number; behaviour?: Record<string, unknown>;
+  /** Put the database on a tmpfs (root only) with this much room beyond the database: a disk that runs full. */
+  tmpfsSlackBytes?: number;
+} = {}): Promise<Register> {
   const installDir = join(root, 'kasse');
   const db = join(root, 'pos', 'kasse.sqlite');
   const pidFile = join(root, 'kasse.pid');
@@ -136,6 +140,15 @@ export async function makeRegister(root: string, o: { stopTimeoutSeconds?: numbe
   const ins = d.prepare('INSERT INTO receipts (created_at, amount_cents, register_version) VALUES (?, ?, ?)');
   d.transaction(() => { for (let i = 0; i < 2000; i++) ins.run(new Date(Date.now() - i * 60_000).toISOString(), 100 + (i % 500), '1.0.0'); })();
   d.close();
+  let mounted = false;
+  if (o.tmpfsSlackBytes !== undefined) {
+    const bytes = await readFile(db);
+    await rm(db);
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil((bytes.length + o.tmpfsSlackBytes) / 4096) * 4096}`, 'tmpfs', join(root, 'pos')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mount tmpfs: ${r.stderr}`);
+    mounted = true;
+    await writeFile(db, bytes);
+  }
   const startCommand = `NODE_PATH=${join(REPO, 'node_modules')} exec node "$KASSE_INSTALL_DIR/current/kasse.mjs" --db ${db} --port ${port} --pid-file ${pidFile}`;
   const settings = {
     kasseInstallDir: installDir, kasseStartCommand: startCommand,
@@ -183,6 +196,10 @@ export async function makeRegister(root: string, o: { stopTimeoutSeconds?: numbe
         if (!/^\d+$/.test(e)) continue;
         const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
         if (cmd.includes(db)) { try { process.kill(Number(e), 'SIGKILL'); } catch { /* gone */ } }
+      }
+      if (mounted) {
+        for (let i = 0; i < 50 && spawnSync('umount', [join(root, 'pos')]).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+        mounted = false;
       }
     },
   };

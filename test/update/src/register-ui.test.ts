@@ -83,7 +83,7 @@ describe('update: "Updatecheck" in the admin UI updates the register STAND-IN (C
       await screenshot(page, 'update-register-installed');
 
       // A release whose migration fails on the salon's data (duplicate amounts), stand-in idle for the byte comparison.
-      await publish('1.3.0', 'Eindeutige Beträge', { '004-unique.sql': 'ALTER TABLE receipts ADD COLUMN note TEXT;\nUPDATE receipts SET note = \'\';\nCREATE UNIQUE INDEX receipts_amount ON receipts (amount_cents);\n' });
+      await publish('1.2.1', 'Eindeutige Beträge', { '004-unique.sql': 'ALTER TABLE receipts ADD COLUMN note TEXT;\nUPDATE receipts SET note = \'\';\nCREATE UNIQUE INDEX receipts_amount ON receipts (amount_cents);\n' });
       await writeFile(reg.db + '.pause', '');
       await new Promise((r) => setTimeout(r, 500));
       const sha = await fileSha256(reg.db);
@@ -93,7 +93,7 @@ describe('update: "Updatecheck" in the admin UI updates the register STAND-IN (C
       await outcome.getByText('Update fehlgeschlagen – die vorherige Version läuft wieder.').waitFor({ timeout: 240_000 });
       expect(await outcome.innerText()).to.contain('004-unique.sql').and.contain('UNIQUE constraint failed');
       await kasse.getByText('zurückgenommen').waitFor({ timeout: 30_000 });
-      expect(await kasse.locator('[data-testid="update"]').first().innerText()).to.contain('Version 1.3.0 (zurückgenommen)').and.contain('004-unique.sql');
+      expect(await kasse.locator('[data-testid="update"]').first().innerText()).to.contain('Version 1.2.1 (zurückgenommen)').and.contain('004-unique.sql');
       expect(await kasse.locator('[data-testid="installed"]').innerText()).to.equal('Installierte Version: 1.2.0');
       expect((await reg.health()).body.version).to.equal('1.2.0');
       expect(await fileSha256(reg.db)).to.equal(sha);

@@ -38,9 +38,9 @@ describe('update: the register (Kassensoftware) via "Updatecheck", with the regi
   after(async () => { await removeDir(root); });
 
   /** A new installation: register 1.0.0 running (and writing), a feed, a host whose adapter points at them. */
-  async function install(name: string, publish: (feed: string) => Promise<void>, o: { env?: Record<string, string>; behaviour?: Record<string, unknown>; stopTimeoutSeconds?: number } = {}): Promise<Installation> {
+  async function install(name: string, publish: (feed: string) => Promise<void>, o: { env?: Record<string, string>; behaviour?: Record<string, unknown>; stopTimeoutSeconds?: number; tmpfsSlackBytes?: number } = {}): Promise<Installation> {
     const dir = join(root, name);
-    const reg = await makeRegister(dir, { behaviour: o.behaviour, stopTimeoutSeconds: o.stopTimeoutSeconds });
+    const reg = await makeRegister(dir, { behaviour: o.behaviour, stopTimeoutSeconds: o.stopTimeoutSeconds, tmpfsSlackBytes: o.tmpfsSlackBytes });
     const feed = join(dir, 'feed');
     await publish(feed);
     const server = await startUpdateServer(feed);
@@ -182,27 +182,41 @@ describe('update: the register (Kassensoftware) via "Updatecheck", with the regi
     await expectWritingAgain(i.reg, '1.0.0');
   });
 
-  for (const step of ['migrating', 'switch'] as const) {
-    it(`kill -9 of Kassenwart during ${step === 'migrating' ? 'the migration' : 'the switch (new schema in place, program not yet switched)'}: the next start rolls back, never new program on old schema`, async () => {
+  const killCases = {
+    migrating: 'the migration',
+    switch: 'the switch (new schema in place, program not yet switched)',
+    starting: 'the health check of the new version (new program running on the new schema, not committed)',
+  } as const;
+  for (const [step, what] of Object.entries(killCases) as Array<[keyof typeof killCases, string]>) {
+    it(`kill -9 of Kassenwart during ${what}: the next start rolls back, never new program on old schema`, async () => {
       const i = await install(`kill-${step}`, async (feed) => {
         await publish(feed, '1.1.0', 'Trinkgeld');
-        await publish(feed, '1.2.0', 'Kundenkartei');
-      }, { env: { KASSENWART_UPDATE_TEST_PAUSE: step } });
+        await publish(feed, '1.2.0', 'Kundenkartei', step === 'starting' ? { behaviour: { startDelayMs: 120_000 } } : {});
+      }, { env: step === 'starting' ? {} : { KASSENWART_UPDATE_TEST_PAUSE: step } });
       await pauseWrites(i.reg);
       const sha = await fileSha256(i.reg.db);
       const start = await i.host.api('POST', '/api/actions/update.check', { params: {} });
       expect(start.status).to.equal(202);
-      for (let n = 0; n < 600 && !i.host.output().includes(`test pause at ${step}`); n++) await new Promise((r) => setTimeout(r, 100));
-      expect(i.host.output()).to.contain(`test pause at ${step}`);
-      const journal = JSON.parse(await readFile(join(i.host.dataDir, 'plugins', 'update', 'kasse-journal.json'), 'utf8'));
-      expect(journal.state).to.equal(step === 'migrating' ? 'migrating' : 'switching');
+      const journalFile = join(i.host.dataDir, 'plugins', 'update', 'kasse-journal.json');
+      const journalState = async () => JSON.parse(await readFile(journalFile, 'utf8').catch(() => '{}')).state as string | undefined;
+      if (step === 'starting') {
+        for (let n = 0; n < 1200 && (await journalState()) !== 'starting'; n++) await new Promise((r) => setTimeout(r, 100));
+        // The new program runs on the migrated database (still "starting" per its health answer).
+        let h = await i.reg.health().catch(() => undefined);
+        for (let n = 0; n < 100 && h?.body?.version !== '1.2.0'; n++) { await new Promise((r) => setTimeout(r, 100)); h = await i.reg.health().catch(() => undefined); }
+        expect(h?.body).to.include({ version: '1.2.0', ok: false, error: 'startet noch' });
+      } else {
+        for (let n = 0; n < 1200 && !i.host.output().includes(`test pause at ${step}`); n++) await new Promise((r) => setTimeout(r, 100));
+        expect(i.host.output()).to.contain(`test pause at ${step}`);
+      }
+      expect(await journalState()).to.equal(step === 'migrating' ? 'migrating' : step === 'switch' ? 'switching' : 'starting');
       if (step === 'switch') {
         // The dangerous moment on disk: the migrated database is in place, `current` still names the old program.
         expect(i.reg.inspect().schema).to.equal(3);
         expect(await readlink(join(i.reg.installDir, 'current'))).to.equal(join('releases', '1.0.0'));
       }
       await i.host.kill();
-      await expectRefused(i.reg);
+      if (step !== 'starting') await expectRefused(i.reg);
       await i.host.restart();
       await i.reg.waitHealthy('1.0.0');
       await expectRolledBack(i, sha);
@@ -263,6 +277,22 @@ describe('update: the register (Kassensoftware) via "Updatecheck", with the regi
     expect(job.error?.message).to.contain('die Kassendatenbank geöffnet');
     expect(job.error?.hint).to.contain('Kasse von Hand beenden');
     expect((await readFile(i.reg.pidFile, 'utf8')).trim()).to.equal(pid);
+    await expectRolledBack(i, sha);
+    await expectBackupVerified(i, 1);
+    await expectWritingAgain(i.reg, '1.0.0');
+  });
+
+  it('a disk that runs full during the migration copy: German reason, copy removed, database byte-identical, old version runs', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // mounting a tmpfs needs root (CI runs as root)
+    const i = await install('disk-full', async (feed) => { await publish(feed, '1.1.0', 'Trinkgeld'); }, { tmpfsSlackBytes: 48 * 1024 });
+    await pauseWrites(i.reg);
+    const sha = await fileSha256(i.reg.db);
+    const job = await i.host.runAction('update.check');
+    expect(job.state).to.equal('failed');
+    expect(job.error?.message.split('\n')[0]).to.equal(FAILED);
+    expect(job.error?.message).to.contain('Grund: Nicht genug Speicherplatz auf dem Kassenserver (Kopie der Kassendatenbank)');
+    expect(job.error?.hint).to.contain('Speicherplatz');
+    await i.reg.waitHealthy('1.0.0');
     await expectRolledBack(i, sha);
     await expectBackupVerified(i, 1);
     await expectWritingAgain(i.reg, '1.0.0');
