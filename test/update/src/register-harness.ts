@@ -124,8 +124,11 @@ export interface Register {
 
 export async function makeRegister(root: string, o: {
   stopTimeoutSeconds?: number; healthTimeoutSeconds?: number; behaviour?: Record<string, unknown>;
-  /** Put the database on a tmpfs (root only) with this much room beyond the database: a disk that runs full. */
-  tmpfsSlackBytes?: number;
+  /**
+   * Put the database on a tmpfs (root only) with this much room beyond the database, as a fraction of its size
+   * (below 1: a copy of the database does not fit, the register's own writes still do): a disk that runs full.
+   */
+  tmpfsSlack?: number;
 } = {}): Promise<Register> {
   const installDir = join(root, 'kasse');
   const db = join(root, 'pos', 'kasse.sqlite');
@@ -141,10 +144,10 @@ export async function makeRegister(root: string, o: {
   d.transaction(() => { for (let i = 0; i < 2000; i++) ins.run(new Date(Date.now() - i * 60_000).toISOString(), 100 + (i % 500), '1.0.0'); })();
   d.close();
   let mounted = false;
-  if (o.tmpfsSlackBytes !== undefined) {
+  if (o.tmpfsSlack !== undefined) {
     const bytes = await readFile(db);
     await rm(db);
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil((bytes.length + o.tmpfsSlackBytes) / 4096) * 4096}`, 'tmpfs', join(root, 'pos')], { encoding: 'utf8' });
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil((bytes.length * (1 + o.tmpfsSlack)) / 4096) * 4096}`, 'tmpfs', join(root, 'pos')], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`mount tmpfs: ${r.stderr}`);
     mounted = true;
     await writeFile(db, bytes);

@@ -38,9 +38,9 @@ describe('update: the register (Kassensoftware) via "Updatecheck", with the regi
   after(async () => { await removeDir(root); });
 
   /** A new installation: register 1.0.0 running (and writing), a feed, a host whose adapter points at them. */
-  async function install(name: string, publish: (feed: string) => Promise<void>, o: { env?: Record<string, string>; behaviour?: Record<string, unknown>; stopTimeoutSeconds?: number; tmpfsSlackBytes?: number } = {}): Promise<Installation> {
+  async function install(name: string, publish: (feed: string) => Promise<void>, o: { env?: Record<string, string>; behaviour?: Record<string, unknown>; stopTimeoutSeconds?: number; tmpfsSlack?: number } = {}): Promise<Installation> {
     const dir = join(root, name);
-    const reg = await makeRegister(dir, { behaviour: o.behaviour, stopTimeoutSeconds: o.stopTimeoutSeconds, tmpfsSlackBytes: o.tmpfsSlackBytes });
+    const reg = await makeRegister(dir, { behaviour: o.behaviour, stopTimeoutSeconds: o.stopTimeoutSeconds, tmpfsSlack: o.tmpfsSlack });
     const feed = join(dir, 'feed');
     await publish(feed);
     const server = await startUpdateServer(feed);
@@ -284,7 +284,7 @@ describe('update: the register (Kassensoftware) via "Updatecheck", with the regi
 
   it('a disk that runs full during the migration copy: German reason, copy removed, database byte-identical, old version runs', async function () {
     if (process.getuid?.() !== 0) this.skip(); // mounting a tmpfs needs root (CI runs as root)
-    const i = await install('disk-full', async (feed) => { await publish(feed, '1.1.0', 'Trinkgeld'); }, { tmpfsSlackBytes: 48 * 1024 });
+    const i = await install('disk-full', async (feed) => { await publish(feed, '1.1.0', 'Trinkgeld'); }, { tmpfsSlack: 0.7 });
     await pauseWrites(i.reg);
     const sha = await fileSha256(i.reg.db);
     const job = await i.host.runAction('update.check');
