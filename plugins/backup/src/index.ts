@@ -6,6 +6,8 @@ import { inject, injectable, TOKENS, isUserError, type Plugin, type PluginContex
 import { backupListenersExtensionPoint, backupPoliciesExtensionPoint, backupRestorerExtensionPoint, backupTargetsExtensionPoint } from './api.js';
 import { createFtpTarget } from './ftp/target.js';
 import { BackupService } from './service.js';
+import { updateGuardsExtensionPoint } from 'kassenwart/plugins/update/api';
+import { createUpdateGuard } from './update-guard.js';
 
 @injectable()
 export default class BackupPlugin implements Plugin {
@@ -50,6 +52,7 @@ export default class BackupPlugin implements Plugin {
     ctx.extensionPoint(backupRestorerExtensionPoint).register({
       restoreFile: (path, options, job) => service.restoreFile(path, options.label, options.expectSha256 ? { gzSha256: options.expectSha256 } : {}, job),
     });
+    ctx.extensionPoint(updateGuardsExtensionPoint).register(createUpdateGuard(service, ctx.logger));
 
     ctx.registerRoute('GET', '/status', (req) => service.status(req.user));
   }

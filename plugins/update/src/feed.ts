@@ -19,9 +19,19 @@ const Ajv = require('ajv') as typeof import('ajv').default;
 /** Update channels. "beta" installations also receive stable releases. */
 export type Channel = 'stable' | 'beta';
 
+/** A migration file of a register release, as listed in the index. */
+export interface MigrationEntry {
+  /** File name under migrations/, "NNN-description.sql". */
+  name: string;
+  /** Lower-case hex SHA-256 of the file. */
+  sha256: string;
+}
+
 /** One release in the index. */
 export interface ReleaseEntry {
-  /** Semver version of the whole package (host + built-in plugins). */
+  /** Which program this is: Kassenwart itself (default when absent, older feeds) or the register ("kasse"). */
+  component?: 'kassenwart' | 'kasse';
+  /** Semver version of the whole package (host + built-in plugins, or the register program). */
   version: string;
   /** Channel it is published on. */
   channel: Channel;
@@ -35,6 +45,17 @@ export interface ReleaseEntry {
   size: number;
   /** Lower-case hex SHA-256 of the package. */
   sha256: string;
+  /** Minimum versions of the other components this release needs: { "kassenwart": "1.1.0" }. */
+  requires?: Record<string, string>;
+  /** Register releases: every migration of the register up to this release, in order (cumulative). */
+  migrations?: MigrationEntry[];
+  /** German display names of the keys in `changes` ("backup" → "Datensicherung"). */
+  labels?: Record<string, string>;
+}
+
+/** The component of an entry (older feeds carry Kassenwart releases only). */
+export function componentOf(r: ReleaseEntry): 'kassenwart' | 'kasse' {
+  return r.component ?? 'kassenwart';
 }
 
 /** The signed index. */
@@ -75,6 +96,16 @@ export const indexSchema = {
           url: { type: 'string', minLength: 1 },
           size: { type: 'integer', minimum: 1 },
           sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          component: { enum: ['kassenwart', 'kasse'] },
+          requires: { type: 'object', additionalProperties: { type: 'string', minLength: 5 } },
+          migrations: {
+            type: 'array',
+            items: {
+              type: 'object', required: ['name', 'sha256'], additionalProperties: false,
+              properties: { name: { type: 'string', pattern: '^\\d+-[A-Za-z0-9._-]+\\.sql$' }, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+            },
+          },
+          labels: { type: 'object', additionalProperties: { type: 'string' } },
         },
       },
     },
@@ -196,9 +227,10 @@ export function verifyIndex(
   return { index, seen: { sequence: index.sequence, issuedAt: index.issuedAt, sha256: sha } };
 }
 
-/** The releases an installation on `channel` may install: newer than `installed`, newest first. */
-export function newerReleases(index: ReleaseIndex, installed: string, channel: Channel): ReleaseEntry[] {
+/** The releases of `component` an installation on `channel` may install: newer than `installed`, newest first. */
+export function newerReleases(index: ReleaseIndex, installed: string, channel: Channel, component: 'kassenwart' | 'kasse' = 'kassenwart'): ReleaseEntry[] {
   return index.releases
+    .filter((r) => componentOf(r) === component)
     .filter((r) => semver.valid(r.version) && (channel === 'beta' || r.channel === 'stable'))
     .filter((r) => semver.gt(r.version, installed))
     .sort((a, b) => semver.rcompare(a.version, b.version));
@@ -213,8 +245,18 @@ export function formatDate(iso: string, withTime = false): string {
     : d.toLocaleDateString('de-DE', { day: '2-digit', month: '2-digit', year: 'numeric' });
 }
 
-/** Change notes as German lines, host first, then plugins alphabetically: "kassenwart: …". */
-export function changeLines(changes: Record<string, string[]>): string[] {
-  const keys = Object.keys(changes).sort((a, b) => (a === 'kassenwart' ? -1 : b === 'kassenwart' ? 1 : a.localeCompare(b)));
-  return keys.flatMap((k) => changes[k].map((line) => `${k === 'kassenwart' ? 'Kassenwart' : k}: ${line}`));
+/** Built-in German names of change-note keys, for feeds that carry no `labels`. */
+const KNOWN_LABELS: Record<string, string> = {
+  kassenwart: 'Kassenwart', kasse: 'Kassensoftware', backup: 'Datensicherung', usb: 'USB-Stick', update: 'Updates',
+  'remote-support': 'Fernwartung', cloud: 'Cloud-Kasse',
+};
+
+/**
+ * Change notes as German lines labelled with display names, host (or register) first, then the rest
+ * alphabetically: "Kassenwart: …", "Datensicherung: …". Unknown keys keep their id.
+ */
+export function changeLines(changes: Record<string, string[]>, labels: Record<string, string> = {}): string[] {
+  const first = (k: string) => k === 'kassenwart' || k === 'kasse';
+  const keys = Object.keys(changes).sort((a, b) => (first(a) ? -1 : first(b) ? 1 : a.localeCompare(b)));
+  return keys.flatMap((k) => changes[k].map((line) => `${labels[k] ?? KNOWN_LABELS[k] ?? k}: ${line}`));
 }

@@ -9,6 +9,9 @@ import type { Channel } from './feed.js';
 import { releaseCommand } from './release.js';
 import { Updater } from './updater.js';
 import { historyView } from './history.js';
+import { updateGuardsExtensionPoint } from './api.js';
+import { configureRegister, type AdapterConfig } from './register/adapter.js';
+import { RegisterUpdater } from './register/updater.js';
 
 export { Updater } from './updater.js';
 
@@ -44,9 +47,19 @@ export function runningSupervisor(installationDir: string): number | undefined {
 @injectable()
 export default class UpdatePlugin implements Plugin {
   private readonly updater: Updater;
+  private readonly register: RegisterUpdater;
 
   constructor(@inject(TOKENS.Context) private readonly ctx: PluginContext) {
+    const guards = ctx.extensionPoint(updateGuardsExtensionPoint);
+    this.register = new RegisterUpdater({
+      pluginDataDir: ctx.dataDir,
+      adapter: () => this.registerConfig(),
+      guards: () => guards.all(),
+      log: ctx.logger,
+      record: (entry) => this.updater.store.add(entry),
+    });
     this.updater = new Updater({
+      register: { config: () => this.registerConfig(), updater: this.register },
       installationDir: ctx.installationDir,
       pluginDataDir: ctx.dataDir,
       runningVersion: ctx.hostVersion,
@@ -58,7 +71,12 @@ export default class UpdatePlugin implements Plugin {
       log: ctx.logger,
       supervised: process.env.KASSENWART_SUPERVISED === '1' || runningSupervisor(ctx.installationDir) !== undefined,
       restart: (reason) => {
-        if (process.env.KASSENWART_SUPERVISED === '1') { ctx.requestRestart(reason); return true; }
+        if (process.env.KASSENWART_SUPERVISED === '1') {
+          // After the job has finished and been recorded (the journal already says "requested": a crash in
+          // between still switches at the next start).
+          setTimeout(() => ctx.requestRestart(reason), 1000).unref();
+          return true;
+        }
         // Started from the CLI (`kassenwart action run update.check`) while a server runs: ask its supervisor.
         const pid = runningSupervisor(ctx.installationDir);
         if (pid === undefined) return false;
@@ -73,9 +91,29 @@ export default class UpdatePlugin implements Plugin {
     });
   }
 
+  /** The register adapter from the settings (section "Updates → Kassensoftware"). */
+  private registerConfig(): AdapterConfig {
+    const s = this.ctx.settings;
+    const str = (k: string) => String(s.get(k) ?? '');
+    let backupDb = '';
+    try { backupDb = String(this.ctx.otherSettings.get('backup', 'posDatabasePath') ?? ''); } catch { /* backup plugin not installed */ }
+    return configureRegister({
+      installDir: str('kasseInstallDir'), unit: str('kasseUnit'), startCommand: str('kasseStartCommand'), stopCommand: str('kasseStopCommand'),
+      healthUrl: str('kasseHealthUrl'), healthCommand: str('kasseHealthCommand'),
+      healthTimeoutSeconds: Number(s.get('kasseHealthTimeoutSeconds') ?? 60), stopTimeoutSeconds: Number(s.get('kasseStopTimeoutSeconds') ?? 60),
+      databasePath: str('kasseDatabasePath'),
+    }, backupDb, this.ctx.dataDir);
+  }
+
   activate(): void {
     this.ctx.registerAction('update.check', (job) => this.check(job));
-    this.ctx.registerRoute('GET', '/history', async () => historyView(await this.updater.store.loadReconciled(), this.ctx.hostVersion));
+    // An interrupted register update (kill -9, power cut) is undone at start, in the background.
+    void this.register.recover().then((m) => { if (m) this.ctx.logger.warn('interrupted register update undone', { message: m }); }, (e) => this.ctx.logger.error('register recovery failed', { error: (e as Error).message }));
+    this.ctx.registerRoute('GET', '/history', async () => {
+      const cfg = this.registerConfig();
+      const register = cfg.ok ? { installedVersion: await cfg.adapter.installedVersion(), skipped: null } : { installedVersion: null, skipped: cfg.reason };
+      return historyView(await this.updater.store.loadReconciled(), this.ctx.hostVersion, register);
+    });
     this.ctx.registerCommand('release', (args, io) => releaseCommand(args, io, packageRoot(this.ctx.pluginDir)));
   }
 

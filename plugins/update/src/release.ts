@@ -26,7 +26,8 @@ const EXCLUDED_TOP = new Set(['.git', '.ci', 'test', 'test-output', 'data', 'ben
 
 const USAGE = `Verwendung:
   kassenwart release keygen --out DIR
-  kassenwart release build --key PRIVATE_KEY --out DIR [--version V] [--changes FILE] [--channel stable|beta] [--source DIR] [--expires-days N]
+  kassenwart release build --key PRIVATE_KEY --out DIR [--version V] [--changes FILE] [--channel stable|beta] [--source DIR] [--expires-days N] [--requires kasse=V]
+  kassenwart release build --component kasse --package DIR --version V --key PRIVATE_KEY --out DIR [--migrations DIR] [--checks DIR] [--changes FILE] [--requires kassenwart=V]
   kassenwart release sign --key PRIVATE_KEY --out DIR [--expires-days N]
 `;
 
@@ -39,6 +40,8 @@ export async function releaseCommand(args: string[], io: CommandIO, defaultSourc
       options: {
         out: { type: 'string' }, key: { type: 'string' }, version: { type: 'string' }, changes: { type: 'string' },
         channel: { type: 'string' }, source: { type: 'string' }, 'expires-days': { type: 'string' }, data: { type: 'string' },
+        component: { type: 'string' }, package: { type: 'string' }, migrations: { type: 'string' }, checks: { type: 'string' },
+        requires: { type: 'string', multiple: true },
       },
     });
     const expiresDays = values['expires-days'] !== undefined ? Number(values['expires-days']) : 90;
@@ -54,9 +57,24 @@ export async function releaseCommand(args: string[], io: CommandIO, defaultSourc
       if (!values.key || !values.out) throw usage('--key und --out sind nötig.');
       const channel = (values.channel ?? 'stable') as Channel;
       if (channel !== 'stable' && channel !== 'beta') throw usage('--channel ist stable oder beta.');
+      const requires = parseRequires(values.requires ?? []);
+      const component = values.component ?? 'kassenwart';
+      if (component !== 'kassenwart' && component !== 'kasse') throw usage('--component ist kassenwart oder kasse.');
+      if (component === 'kasse') {
+        if (!values.package || !values.version) throw usage('Für --component kasse sind --package DIR und --version V nötig.');
+        const { buildRegisterRelease } = await import('./release-kasse.js');
+        const r = await buildRegisterRelease({
+          keyFile: values.key, outDir: values.out, version: values.version, changesFile: values.changes, channel, expiresDays,
+          packageDir: values.package, migrationsDir: values.migrations, checksDir: values.checks, requires,
+        });
+        io.stdout.write(`Kassensoftware ${r.entry.version} (${r.entry.channel}) veröffentlicht in ${resolve(values.out)}:\n` +
+          `  Paket: ${r.packageFile} (${r.entry.size} Bytes, SHA-256 ${r.entry.sha256})\n  Datenbank-Anpassungen: ${r.entry.migrations?.length ?? 0} (neu: ${r.added.join(', ') || 'keine'})\n` +
+          `  Index Nr. ${r.index.sequence}, gültig bis ${r.index.expires}\n`);
+        return 0;
+      }
       const r = await buildRelease({
         keyFile: values.key, outDir: values.out, version: values.version, changesFile: values.changes, channel,
-        sourceDir: values.source ?? defaultSource, expiresDays,
+        sourceDir: values.source ?? defaultSource, expiresDays, requires,
       });
       io.stdout.write(`Release ${r.entry.version} (${r.entry.channel}) veröffentlicht in ${resolve(values.out)}:\n` +
         `  Paket: ${r.packageFile} (${r.entry.size} Bytes, SHA-256 ${r.entry.sha256})\n  Index Nr. ${r.index.sequence}, gültig bis ${r.index.expires}\n`);
@@ -83,7 +101,18 @@ export async function releaseCommand(args: string[], io: CommandIO, defaultSourc
   }
 }
 
-function usage(message: string): UserError {
+/** `--requires kasse=1.2.0` (repeatable) → { kasse: "1.2.0" }: minimum versions of the other components. */
+export function parseRequires(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const m = /^(kassenwart|kasse)=(.+)$/.exec(item.trim());
+    if (!m || !semver.valid(m[2])) throw usage(`--requires „${item}“: erwartet kassenwart=VERSION oder kasse=VERSION (z. B. kasse=1.2.0).`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+export function usage(message: string): UserError {
   return new UserError(message, { code: 'release.usage', hint: USAGE.trim() });
 }
 
@@ -103,7 +132,7 @@ export async function keygen(outDir: string): Promise<{ privateKeyFile: string; 
   return { privateKeyFile, publicKeyFile, publicKeyBase64: (publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64') };
 }
 
-async function loadPrivateKey(file: string): Promise<KeyObject> {
+export async function loadPrivateKey(file: string): Promise<KeyObject> {
   let key: KeyObject;
   try {
     key = createPrivateKey(await readFile(file));
@@ -115,7 +144,7 @@ async function loadPrivateKey(file: string): Promise<KeyObject> {
 }
 
 /** Reads and verifies the feed's current index with the public half of `key` (none yet = undefined). */
-async function readOwnIndex(outDir: string, key: KeyObject): Promise<ReleaseIndex | undefined> {
+export async function readOwnIndex(outDir: string, key: KeyObject): Promise<ReleaseIndex | undefined> {
   let bytes: Buffer;
   try { bytes = await readFile(join(outDir, INDEX_FILE)); } catch { return undefined; }
   const sig = await readFile(join(outDir, SIGNATURE_FILE), 'utf8').catch(() => '');
@@ -130,7 +159,7 @@ async function readOwnIndex(outDir: string, key: KeyObject): Promise<ReleaseInde
 }
 
 /** Writes index.json and its signature (both to temp names first, then renamed, signature last). */
-async function writeSignedIndex(outDir: string, index: ReleaseIndex, key: KeyObject): Promise<void> {
+export async function writeSignedIndex(outDir: string, index: ReleaseIndex, key: KeyObject): Promise<void> {
   const bytes = Buffer.from(JSON.stringify(index, null, 2) + '\n', 'utf8');
   const signature = sign(null, bytes, key).toString('base64') + '\n';
   await writeFileAtomic(join(outDir, INDEX_FILE), bytes);
@@ -201,6 +230,8 @@ export interface BuildOptions {
   changesFile?: string;
   channel: Channel;
   expiresDays: number;
+  /** Minimum versions of the other components (kasse). */
+  requires?: Record<string, string>;
 }
 
 /**
@@ -224,7 +255,7 @@ export async function buildRelease(o: BuildOptions): Promise<{ entry: ReleaseEnt
   const outDir = resolve(o.outDir);
   await mkdir(outDir, { recursive: true });
   const old = await readOwnIndex(outDir, key);
-  if (old?.releases.some((r) => r.version === version)) {
+  if (old?.releases.some((r) => r.version === version && (r.component ?? 'kassenwart') === 'kassenwart')) {
     throw new UserError(`Version ${version} ist in diesem Index schon veröffentlicht.`, { code: 'release.exists', hint: 'Eine höhere Versionsnummer mit --version angeben.' });
   }
   const pluginIds = (await readdir(join(source, 'plugins')).catch(() => [] as string[]));
@@ -263,8 +294,16 @@ export async function buildRelease(o: BuildOptions): Promise<{ entry: ReleaseEnt
     await rename(tmpGz, packageFile);
     await fsyncDir(outDir);
     const now = new Date();
+    // Display names of the plugins whose notes are listed, so installations show "Datensicherung", not "backup".
+    const labels: Record<string, string> = {};
+    for (const id of Object.keys(changes)) {
+      const name = (JSON.parse(await readFile(join(source, 'plugins', id, 'plugin.json'), 'utf8').catch(() => '{}')) as { displayName?: string }).displayName;
+      if (name) labels[id] = name;
+    }
     const entry: ReleaseEntry = {
       version, channel: o.channel, date: now.toISOString(), changes, url: basename(packageFile), size, sha256: hash.digest('hex'),
+      ...(o.requires && Object.keys(o.requires).length ? { requires: o.requires } : {}),
+      ...(Object.keys(labels).length ? { labels } : {}),
     };
     const index: ReleaseIndex = {
       format: 1, product: 'kassenwart', sequence: (old?.sequence ?? 0) + 1, issuedAt: now.toISOString(),

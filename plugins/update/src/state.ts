@@ -12,10 +12,14 @@ export interface ReleaseNotes {
   version: string;
   date: string;
   changes: Record<string, string[]>;
+  /** Display names of the keys in `changes`. */
+  labels?: Record<string, string>;
 }
 
 /** One installed (or attempted) update. */
 export interface HistoryEntry {
+  /** Which program (absent = Kassenwart, entries of older versions). */
+  component?: 'kassenwart' | 'kasse';
   version: string;
   from: string;
   /** When it was installed (switch requested), ISO. */
@@ -39,6 +43,8 @@ export interface LastCheck {
 export interface UpdateState {
   lastSeen?: SeenIndex;
   lastCheck?: LastCheck;
+  /** When the last check of all components succeeded (the monthly reminder counts from here). */
+  lastSuccessAt?: string;
   history: HistoryEntry[];
 }
 
@@ -59,10 +65,18 @@ export class StateStore {
     await writeFileAtomic(this.file, JSON.stringify(s, null, 2) + '\n');
   }
 
+  /** Adds a history entry (newest first). */
+  async add(entry: HistoryEntry): Promise<void> {
+    const s = await this.load();
+    s.history.unshift(entry);
+    s.history.sort((a, b) => Date.parse(b.installedAt) - Date.parse(a.installedAt));
+    await this.save(s);
+  }
+
   /** Loads the state and settles a pending history entry from switch-result.json. */
   async loadReconciled(): Promise<UpdateState> {
     const s = await this.load();
-    const top = s.history[0];
+    const top = s.history.find((h) => (h.component ?? 'kassenwart') === 'kassenwart');
     if (top?.status !== 'pending') return s;
     const result = await readJson<SwitchResult>(resultPath(this.installationDir));
     const journal = await readJson<SwitchJournal>(journalPath(this.installationDir));

@@ -7,7 +7,10 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CancelledError, UserError, isUserError, throwIfAborted, type ActionResult, type Logger } from 'kassenwart/sdk';
-import { changeLines, newerReleases, parsePublicKeys, verifyIndex, type Channel, type ReleaseEntry } from './feed.js';
+import semver from 'semver';
+import { changeLines, componentOf, newerReleases, parsePublicKeys, verifyIndex, type Channel, type ReleaseEntry, type ReleaseIndex } from './feed.js';
+import type { AdapterConfig } from './register/adapter.js';
+import type { RegisterUpdater } from './register/updater.js';
 import { downloadResumable, fetchBytes, fsError } from './download.js';
 import { applyMigrations } from './migrations.js';
 import { currentRelease, journalPath, pruneReleases, readJson, releasesDir, requestSwitch, unpackRelease } from './releases.js';
@@ -37,12 +40,32 @@ export interface UpdaterDeps {
   restart(reason: string): boolean;
   /** Skip the trial start (only for tests of the steps before it). */
   skipTrial?: boolean;
+  /** The register component (absent = Kassenwart only, as in the older tests). */
+  register?: { config(): AdapterConfig; updater: RegisterUpdater };
+}
+
+/** Whether `r.requires` is met by the installed versions (an unknown version counts as met). */
+export function requirementsMet(r: ReleaseEntry, installed: Record<string, string | null>): boolean {
+  return Object.entries(r.requires ?? {}).every(([c, min]) => !installed[c] || !semver.valid(min) || semver.gte(installed[c]!, min));
+}
+
+/** The release notes of `releases` (newest first), with the component's labels. */
+function notesOf(releases: ReleaseEntry[]): ReleaseNotes[] {
+  return releases.map((r) => ({ version: r.version, date: r.date, changes: r.changes, ...(r.labels ? { labels: r.labels } : {}) }));
+}
+
+/** The release of `component` that first shipped the migration `name` (for the progress "Version …"). */
+function migrationVersion(index: ReleaseIndex, name: string, fallback: string): string {
+  const has = index.releases.filter((r) => componentOf(r) === 'kasse' && r.migrations?.some((m) => m.name === name) && semver.valid(r.version));
+  return has.sort((a, b) => semver.compare(a.version, b.version))[0]?.version ?? fallback;
 }
 
 /** Progress reporting of a job. */
 export interface Progress {
   signal: AbortSignal;
   progress(percent: number | undefined, message?: string): void;
+  /** The job log (each migration step is written there too). */
+  log?: { info(message: string): void };
 }
 
 /** The default index file name when the feed URL names a folder. */
@@ -51,8 +74,8 @@ export function indexUrl(feedUrl: string): string {
 }
 
 /** German "Änderungen" block, newest release first. */
-export function notesText(notes: ReleaseNotes[]): string {
-  return notes.map((n) => [`Version ${n.version} (${new Date(n.date).toLocaleDateString('de-DE')}):`, ...changeLines(n.changes).map((l) => `- ${l}`)].join('\n')).join('\n');
+export function notesText(notes: ReleaseNotes[], component = ''): string {
+  return notes.map((n) => [`${component ? component + ' ' : 'Version '}${n.version} (${new Date(n.date).toLocaleDateString('de-DE')}):`, ...changeLines(n.changes, n.labels).map((l) => `- ${l}`)].join('\n')).join('\n');
 }
 
 export class Updater {
@@ -78,6 +101,8 @@ export class Updater {
   private async recordCheck(ok: boolean, message: string): Promise<void> {
     const s = await this.store.load();
     s.lastCheck = { at: new Date().toISOString(), ok, message };
+    // A check that succeeded for all components: the monthly reminder counts from here.
+    if (ok) s.lastSuccessAt = s.lastCheck.at;
     await this.store.save(s);
   }
 
@@ -90,8 +115,9 @@ export class Updater {
     }
     const keys = parsePublicKeys(settings.publicKeys ?? '');
     const state = await this.store.loadReconciled();
-    if (state.history[0]?.status === 'pending') {
-      throw new UserError(`Das Update auf Version ${state.history[0].version} ist bereits eingespielt und wartet auf den Neustart von Kassenwart.`, {
+    const ownTop = state.history.find((h) => (h.component ?? 'kassenwart') === 'kassenwart');
+    if (ownTop?.status === 'pending') {
+      throw new UserError(`Das Update auf Version ${ownTop.version} ist bereits eingespielt und wartet auf den Neustart von Kassenwart.`, {
         code: 'update.pending', hint: 'Bitte Kassenwart bzw. den Kassenserver neu starten und danach erneut prüfen.',
       });
     }
@@ -105,14 +131,30 @@ export class Updater {
     await this.store.save(state);
 
     const running = await this.installedVersion();
-    const candidates = newerReleases(index, running, settings.channel);
+
+    // The register first: it does not restart Kassenwart; Kassenwart's own update (a restart) comes last.
+    const kasse = await this.registerStep(index, url, settings.channel, running, job);
+    const lines = kasse.lines;
+    const all = newerReleases(index, running, settings.channel);
+    const candidates = all.filter((r) => requirementsMet(r, { kasse: kasse.version }));
+    if (all.length && !candidates.length) {
+      lines.push(`Kassenwart ${all[0].version} benötigt Kassensoftware ${all[0].requires?.kasse} – bitte nach dem Update der Kassensoftware erneut „Updatecheck“ ausführen.`);
+    }
     if (candidates.length === 0) {
       this.deps.log.info('no newer release', { running, sequence: index.sequence });
-      return { message: 'Kein Update notwendig!', details: { version: running } };
+      if (kasse.updated) {
+        return { message: `Update fertig!\n${lines.join('\n')}\n\nÄnderungen:\n${notesText(kasse.updated.notes, 'Kassensoftware')}`, details: { version: running, kasse: kasse.updated } };
+      }
+      return { message: ['Kein Update notwendig!', ...lines].join('\n'), details: { version: running, kasse: { version: kasse.version, skipped: kasse.skipped ?? null } } };
     }
     const target = candidates[0];
-    const notes: ReleaseNotes[] = candidates.map((r) => ({ version: r.version, date: r.date, changes: r.changes }));
+    const notes: ReleaseNotes[] = notesOf(candidates);
     throwIfAborted(job.signal);
+    if (kasse.updated) {
+      // Kassenwart's own steps report 0–100; after a register update they take the second half.
+      const outer = job;
+      job = { signal: outer.signal, progress: (p, m) => outer.progress(p === undefined ? undefined : 50 + Math.round(p / 2), m) };
+    }
 
     const dir = releasesDir(this.deps.installationDir);
     const pkg = join(dir, 'downloads', `kassenwart-${target.version}.tar.gz`);
@@ -138,7 +180,7 @@ export class Updater {
       });
       try {
         const s = await this.store.load();
-        s.history.unshift({ version: target.version, from: running, installedAt: new Date().toISOString(), status: 'pending', notes });
+        s.history.unshift({ component: 'kassenwart', version: target.version, from: running, installedAt: new Date().toISOString(), status: 'pending', notes });
         await this.store.save(s);
       } catch (e) {
         await rm(journalPath(this.deps.installationDir), { force: true });
@@ -151,10 +193,49 @@ export class Updater {
     const restarted = this.deps.supervised && this.deps.restart(`Update auf Version ${target.version}`);
     const when = restarted ? 'Kassenwart startet jetzt neu.' : 'Sie wird beim nächsten Start von Kassenwart aktiv.';
     job.progress(100, 'Update fertig!');
+    if (kasse.updated) {
+      return {
+        message: `Update fertig!\n${lines.join('\n')}\nKassenwart: Version ${target.version} ist eingespielt. ${when}\n\nÄnderungen:\n${notesText(kasse.updated.notes, 'Kassensoftware')}\n${notesText(notes, 'Kassenwart')}`,
+        details: { version: target.version, from: running, notes, kasse: kasse.updated },
+      };
+    }
     return {
-      message: `Update fertig! Version ${target.version} ist eingespielt. ${when}\n\nÄnderungen:\n${notesText(notes)}`,
+      message: `Update fertig! Version ${target.version} ist eingespielt. ${when}${lines.length ? '\n' + lines.join('\n') : ''}\n\nÄnderungen:\n${notesText(notes)}`,
       details: { version: target.version, from: running, notes },
     };
+  }
+
+  /**
+   * The register component: skipped with a German reason when not configured; else the newest register
+   * release whose minimum Kassenwart version is met is installed (cumulatively). Throws on a failed update.
+   */
+  private async registerStep(index: ReleaseIndex, url: string, channel: Channel, kassenwart: string, job: Progress): Promise<{
+    version: string | null; lines: string[]; skipped?: string; updated?: { version: string; from: string; notes: ReleaseNotes[] };
+  }> {
+    const reg = this.deps.register;
+    if (!reg) return { version: null, lines: [] };
+    const recovered = await reg.updater.recover();
+    if (recovered) this.deps.log.warn('an interrupted register update was undone', { message: recovered });
+    const cfg = reg.config();
+    if (!cfg.ok) return { version: null, lines: [`Kassensoftware: ${cfg.reason} – übersprungen.`], skipped: cfg.reason };
+    const installed = await cfg.adapter.installedVersion();
+    if (!installed) {
+      const why = `keine installierte Version gefunden (${cfg.adapter.installDir}/current fehlt)`;
+      return { version: null, lines: [`Kassensoftware: ${why} – übersprungen.`], skipped: why };
+    }
+    const all = newerReleases(index, installed, channel, 'kasse');
+    const fitting = all.filter((r) => requirementsMet(r, { kassenwart }));
+    const lines: string[] = [];
+    if (all.length && fitting[0] !== all[0]) {
+      lines.push(`Kassensoftware ${all[0].version} benötigt Kassenwart ${all[0].requires?.kassenwart}; sie wird nach dem Update von Kassenwart eingespielt (bitte danach erneut „Updatecheck“ ausführen).`);
+    }
+    if (!fitting.length) return { version: installed, lines };
+    const target = fitting[0];
+    const notes = notesOf(all.filter((r) => semver.lte(r.version, target.version)));
+    const line = await reg.updater.update(cfg.adapter, installed, target, notes, url, {
+      signal: job.signal, progress: (p, m) => job.progress(p === undefined ? undefined : Math.round(p / 2), m), log: job.log,
+    }, (name) => migrationVersion(index, name, target.version));
+    return { version: target.version, lines: [line, ...lines], updated: { version: target.version, from: installed, notes } };
   }
 
   /**

@@ -93,20 +93,24 @@ describe('update: a release of this repository, published with `kassenwart relea
     expect(hist.body.runningVersion).to.equal(NEXT);
     expect(hist.body.lastUpdate.version).to.equal(NEXT);
     expect(hist.body.updates[0]).to.include({ version: NEXT, status: 'installed' });
-    expect(hist.body.updates[0].notes[0].lines).to.deep.equal(['Kassenwart: Updates mit Signaturprüfung', 'update: Verlauf der Updates rechts auf der Wartungsseite']);
+    expect(hist.body.updates[0].notes[0].lines).to.deep.equal(['Kassenwart: Updates mit Signaturprüfung', 'Updates: Verlauf der Updates rechts auf der Wartungsseite']);
     expect(hist.body.reminder).to.equal(false);
   });
 
   it('pressing it again says "Kein Update notwendig!", in the UI and from the CLI with a progress bar', async () => {
+    // The register is not set up on this installation: said, never skipped silently.
+    const skipped = 'Kassensoftware: nicht eingerichtet (es fehlt: Installationsordner, systemd-Unit oder Start- und Stoppbefehl, Funktionsprüfung (URL oder Befehl), Kassendatenbank) – übersprungen.';
     const job = await host!.runAction('update.check');
     expect(job.state).to.equal('succeeded');
-    expect(job.result?.message).to.equal('Kein Update notwendig!');
+    expect(job.result?.message).to.equal(`Kein Update notwendig!\n${skipped}`);
     const cli = await kassenwartAsync(['action', 'run', 'update.check', '--data', host!.dataDir]);
     expect(cli.status, cli.stderr).to.equal(0);
-    expect(cli.stdout.trim()).to.equal('Kein Update notwendig!');
+    expect(cli.stdout.trim()).to.equal(`Kein Update notwendig!\n${skipped}`);
     expect(cli.stderr).to.contain('% Update-Index wird geladen');
     const hist = await host!.api('GET', '/api/ext/update/history');
-    expect(hist.body.lastCheck).to.include({ ok: true, message: 'Kein Update notwendig!' });
+    expect(hist.body.lastCheck).to.include({ ok: true, message: `Kein Update notwendig!\n${skipped}` });
+    expect(hist.body.components[0]).to.include({ id: 'kasse', displayName: 'Kassensoftware', installedVersion: null });
+    expect(hist.body.components[0].skipped).to.match(/^nicht eingerichtet/);
   });
 
   it('a salon owner (operator) may press "Updatecheck" but not change feed, channel or keys', async () => {
@@ -117,7 +121,7 @@ describe('update: a release of this repository, published with `kassenwart relea
     const start = await salon.api('POST', '/api/actions/update.check', { params: {} });
     expect(start.status).to.equal(202);
     const job = await host!.waitForJob((start.body as { job: { id: string } }).job.id);
-    expect(job.result?.message).to.equal('Kein Update notwendig!');
+    expect(job.result?.message?.split('\n')[0]).to.equal('Kein Update notwendig!');
     const settings = await host!.api('GET', '/api/settings/update');
     expect(settings.body.values.feedUrl).to.equal(server.url + '/index.json');
   });

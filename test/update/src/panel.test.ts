@@ -48,10 +48,10 @@ describe('update: "Updatecheck" and the history panel in the admin UI (Chromium)
       await signInPage(context, page, host!.url, user, '#/wartung');
       const panel = page.locator('kw-update-history');
       await panel.locator('[data-testid="update"]').first().waitFor({ timeout: 30_000 });
-      expect(await panel.locator('[data-testid="last-update"]').innerText()).to.match(/^Letztes Update: \d\d\.\d\d\.\d{4}, Version 0\.9\.0$/);
+      expect(await panel.locator('[data-testid="last-update"]').innerText()).to.match(/^Letztes Update: \d\d\.\d\d\.\d{4}, Kassenwart 0\.9\.0$/);
       const updates = await panel.locator('[data-testid="update"]').allInnerTexts();
       expect(updates).to.have.length(2);
-      expect(updates[0]).to.contain('Version 0.9.0').and.contain('backup: Backup an FTP wird fortgesetzt');
+      expect(updates[0]).to.contain('Version 0.9.0').and.contain('Datensicherung: Backup an FTP wird fortgesetzt');
       expect(updates[1]).to.contain('Version 0.8.0').and.contain('Kassenwart: Ältere Änderung');
       expect(await panel.locator('[data-testid="reminder"]').innerText()).to.contain('länger als einen Monat');
       await screenshot(page, 'update-history-reminder');
