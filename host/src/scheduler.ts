@@ -104,6 +104,7 @@ export class Scheduler {
   /** Starts every waiting run whose lock is free now; the rest keep waiting (single flight). */
   private tryWaiting(): Promise<void> {
     this.trying ??= (async () => {
+      await null; // never settle synchronously: `finally` below must run after the assignment
       try {
         for (const [id, w] of [...this.waiting]) {
           try {
