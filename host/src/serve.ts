@@ -138,10 +138,12 @@ export async function serve(o: ServeOptions): Promise<void> {
   const port = typeof addr === 'object' && addr ? addr.port : o.port;
   const host = o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind.includes(':') ? `[${o.bind}]` : o.bind;
   activity.setListening();
-  process.stdout.write(`Kassenwart ${k.pluginList().length ? '' : '(ohne Plugins) '}läuft auf http://${host}:${port}\n`);
+  // The server answers from here on; the line that says so (scripts and the test harness wait for it) comes
+  // once the start-up activations are through, as GET /api/health does.
   await k.plugins.activateStartup();
   started = true;
   watchdog?.update(dirs());
+  process.stdout.write(`Kassenwart ${k.pluginList().length ? '' : '(ohne Plugins) '}läuft auf http://${host}:${port}\n`);
   const failed = k.pluginList().filter((p) => p.state === 'failed');
   if (failed.length) process.stdout.write(`Achtung: ${failed.length} Plugin(s) fehlerhaft: ${failed.map((p) => `${p.id} (${p.reasons.join(' ')})`).join('; ')}\n`);
   const token = await k.prepareSetup();

@@ -118,8 +118,7 @@ describe('plugins that break the process (real plugin folders, real supervisor)'
     await writePlugin(root, 'a-hanger', manifest('a-hanger', { activationEvents: ['onStartup'] }), pluginCode(`await new Promise(() => {});`));
     host = await launch({ pluginDirs: [root], enable: ['good', 'a-hanger'], env: { KASSENWART_ACTIVATION_TIMEOUT_MS: '8000' } });
     // listening while the activation still hangs: the session answers, health says "starting"
-    const session = await fetch(host.url + '/api/auth/session');
-    expect(session.status).to.equal(200);
+    await host.answering();
     const health = await fetch(host.url + '/api/health');
     expect(health.status).to.equal(503);
     expect(await health.json()).to.include({ ok: false, starting: true });
@@ -127,6 +126,7 @@ describe('plugins that break the process (real plugin folders, real supervisor)'
     const during = (await s.api<PluginView[]>('GET', '/api/plugins')).body.find((p) => p.id === 'a-hanger')!;
     expect(during.state, 'still activating').to.equal('inactive');
     await host.healthy();
+    await host.waitFor(/läuft auf http/);
     const after = await pluginView(host, 'a-hanger');
     expect(after.state).to.equal('failed');
     expect(after.reasons.join(' ')).to.match(/activate\(\) hat nicht innerhalb von 8 s geantwortet/);

@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { KASSENWART_BIN, signIn, type SessionClient } from 'kassenwart/sdk/testing';
 import { tempDir, removeDir } from '#support/tmp.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /**
  * A `kassenwart start` run by hand, for tests where the host may die and come back before a harness could sign
@@ -13,6 +15,8 @@ export interface Launched {
   output(): string;
   /** Waits until `re` appears in the output (after `from` characters), or throws after `ms`. */
   waitFor(re: RegExp, ms?: number, from?: number): Promise<RegExpExecArray>;
+  /** Waits until the server answers HTTP at all (GET /api/auth/session). */
+  answering(ms?: number): Promise<void>;
   /** Waits until GET /api/health answers 200 (the host serves and its start-up activations are through). */
   healthy(ms?: number): Promise<void>;
   /** A signed-in technician session (after healthy()). */
@@ -54,9 +58,27 @@ export async function launch(o: { pluginDirs: string[]; enable: string[]; env?: 
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const url = `http://127.0.0.1:${(await waitFor(/läuft auf http:\/\/127\.0\.0\.1:(\d+)/))[1]}`;
+  // the port from supervisor.json (the supervisor resolves --port 0 once): the server may answer before it
+  // prints "läuft auf" (that line waits for the start-up activations)
+  let port = 0;
+  for (const end = Date.now() + 60_000; !port;) {
+    port = await readFile(join(dataDir, 'supervisor.json'), 'utf8').then((t) => (JSON.parse(t) as { port: number }).port, () => 0);
+    if (!port && (proc.exitCode !== null || Date.now() > end)) throw new Error(`no supervisor.json:\n${out}`);
+    if (!port) await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = `http://127.0.0.1:${port}`;
   const l: Launched = {
     dataDir, url, proc, output: () => out, waitFor, cli,
+    async answering(ms = 90_000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const status = await fetch(url + '/api/auth/session', { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0);
+        if (status === 200) return;
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`kassenwart start exited (${proc.exitCode ?? proc.signalCode}):\n${out}`);
+        if (Date.now() > end) throw new Error(`no answer within ${ms} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
     async healthy(ms = 90_000) {
       const end = Date.now() + ms;
       for (;;) {
