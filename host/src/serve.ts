@@ -64,6 +64,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   let shuttingDown: Promise<void> | undefined;
   let server: Server | undefined;
   const activity = new PluginActivity(dataDir);
+  // started first, so the worker thread boots while the kernel opens, not while the first plugin is imported
+  const watchdog = startWatchdog(dataDir, process.env.KASSENWART_SUPERVISED === '1');
   const k = await Kernel.open({
     dataDir, pluginDirs: o.pluginDirs, serving: true, activity,
     requestRestart: (reason) => {
@@ -74,6 +76,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   });
   if (!isLoopback(o.bind) && !(await k.users.hasTechnician())) {
     await k.close();
+    await watchdog?.stop();
     await serverLock.release();
     throw new Error(`Der Server lauscht nur dann auf ${o.bind} (außerhalb dieses Rechners), wenn ein Techniker-Konto existiert. ` +
       'Zuerst „kassenwart users add NAME --role technician“ ausführen oder ohne --bind starten.');
@@ -81,7 +84,6 @@ export async function serve(o: ServeOptions): Promise<void> {
   await k.jobs.recover();
   const dirs = () => k.plugins.list().map((r) => ({ id: r.id, dir: r.dir, builtin: r.builtin }));
   installExitEvidence(dataDir, dirs);
-  const watchdog = startWatchdog(dataDir, process.env.KASSENWART_SUPERVISED === '1');
   watchdog?.update(dirs());
   const { app } = createApp(k);
   const handle = app.callback();
@@ -127,6 +129,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     });
   } catch (e) {
     await k.close();
+    await watchdog?.stop();
     await serverLock.release();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new Error(`Port ${o.port} auf ${o.bind} ist schon belegt (läuft Kassenwart bereits?). Den anderen Dienst beenden oder mit --port einen freien Port wählen.`);

@@ -5,7 +5,7 @@
  * not move; the culprit is the plugin whose code is on the stack while it stands still.
  *
  * KASSENWART_STALL_MS (default 4000): a stall this long with a plugin on the stack ends the process (under a
- * supervisor), which quarantines the plugin. KASSENWART_STALL_WARN_MS (default 1000): stalls longer than this
+ * supervisor), which quarantines the plugin. KASSENWART_STALL_WARN_MS (default 2000): stalls longer than this
  * are logged with the plugin. KASSENWART_STALL_MS=0 switches the watchdog off.
  */
 import { Worker } from 'node:worker_threads';
@@ -20,7 +20,7 @@ export interface Watchdog {
 export function startWatchdog(dataDir: string, supervised: boolean): Watchdog | undefined {
   const stallMs = Number(process.env.KASSENWART_STALL_MS ?? 4000);
   if (!(stallMs > 0)) return undefined;
-  const warnMs = Math.min(Number(process.env.KASSENWART_STALL_WARN_MS ?? 1000), stallMs);
+  const warnMs = Math.min(Number(process.env.KASSENWART_STALL_WARN_MS ?? 2000), stallMs);
   const beat = new Int32Array(new SharedArrayBuffer(4));
   const timer = setInterval(() => { Atomics.add(beat, 0, 1); }, 100);
   timer.unref();
