@@ -131,8 +131,8 @@ export async function main(argv: string[]): Promise<number> {
       await serve(o);
       return -1; // keep running
     } catch (e) {
-      process.stderr.write(`Kassenwart konnte nicht starten: ${(e as Error).message}\n`);
-      return EXIT.failed;
+      process.stderr.write(`Kassenwart konnte nicht starten: ${(e as Error).message}${isUserError(e) && e.hint ? '\n' + e.hint : ''}\n`);
+      return isUserError(e) && e.status === 409 ? EXIT.busy : EXIT.failed;
     }
   }
 

@@ -13,6 +13,8 @@ import { Scheduler } from './scheduler.js';
 import { AuditLog, Users } from './auth/users.js';
 import { LoginLimiter } from './auth/rate-limit.js';
 import { BUILTIN_PLUGINS_DIR, HOST_VERSION } from './version.js';
+import { PluginActivity } from './plugins/activity.js';
+import { clearQuarantine } from './plugins/quarantine.js';
 
 /** DI tokens of host services in the root container (host-internal; plugins use sdk TOKENS). */
 export const HOST = {
@@ -33,6 +35,8 @@ export interface KernelOptions {
   requestRestart?: (reason: string) => void;
   /** A serving host activates newly enabled plugins at once; the CLI does not. */
   serving?: boolean;
+  /** Where plugin code in progress is recorded for the supervisor (the serving host); default: counted only. */
+  activity?: PluginActivity;
 }
 
 /** A plugin as the API lists it. */
@@ -79,17 +83,19 @@ export class Kernel {
     const db = await StateDb.open(join(dataDir, 'state.sqlite'));
     const box = await SecretBox.open(process.env.KASSENWART_SECRET_KEY_FILE ?? join(dataDir, 'secret.key'));
     const container = rootContainer.createChildContainer();
+    const activity = o.activity ?? new PluginActivity();
     const settings = new SettingsRegistry(db, box);
     const plugins = new PluginManager({
       container, db, settings, dataDir, builtinDir: o.builtinDir ?? process.env.KASSENWART_BUILTIN_DIR ?? BUILTIN_PLUGINS_DIR, hostVersion: HOST_VERSION,
       activationTimeoutMs: Number(process.env.KASSENWART_ACTIVATION_TIMEOUT_MS ?? 10_000),
       requestRestart: o.requestRestart,
+      activity,
     });
     for (const dir of o.pluginDirs ?? []) await plugins.addFolder(dir);
     await plugins.load();
     // Before each job every plugin's settings are re-read: the CLI (another process) may have changed them, and an
     // action reaches other plugins too (backup.send asks the usb and third-party targets).
-    const jobs = new JobRunner(db, plugins, dataDir, async () => { for (const id of settings.plugins()) await settings.values(id); });
+    const jobs = new JobRunner(db, plugins, dataDir, async () => { for (const id of settings.plugins()) await settings.values(id); }, activity);
     const scheduler = new Scheduler(db, plugins, settings, jobs);
     const users = new Users(db);
     const audit = new AuditLog(db);
@@ -130,6 +136,7 @@ export class Kernel {
 
   async enablePlugin(id: string, by: string): Promise<string[]> {
     const newly = await this.plugins.enable(id);
+    for (const x of new Set([id, ...newly])) await clearQuarantine(this.db, x); // enabled again by a person: forgiven
     await this.audit.add(by, 'plugin.enable', id, { alsoEnabled: newly.filter((x) => x !== id) });
     await this.plugins.reconcile(this.serving);
     if (this.serving) await this.scheduler.start().catch(() => {});
@@ -190,7 +197,7 @@ export class Kernel {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.pending]);
-    this.scheduler.stop();
+    this.scheduler.close();
     await this.jobs.cancelAll();
     await this.plugins.shutdown();
     this.db.close();

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Logger } from 'kassenwart/sdk';
+import { isUserError, type Logger } from 'kassenwart/sdk';
 import type { StateDb } from './state/db.js';
 import type { PluginManager } from './plugins/manager.js';
 import type { SettingsRegistry } from './settings/registry.js';
@@ -14,6 +14,8 @@ export interface ScheduleView {
   cron: string[];
   next?: string;
   lastRun?: string;
+  /** Set while a run is due but waits for the maintenance lock. */
+  waitingSince?: string;
 }
 
 /** Turns "07:00,21:00" into cron expressions; passes cron expressions through. */
@@ -28,23 +30,40 @@ export function toCron(value: string): string[] {
   return [v];
 }
 
+type Schedule = ReturnType<PluginManager['schedules']>[number];
+
+/** How often a run waiting for the maintenance lock looks again when another process holds it. */
+const RETRY_MS = Number(process.env.KASSENWART_SCHEDULE_RETRY_MS ?? 2000);
+
 /**
  * Runs plugin-contributed schedules (cron, local time) by starting their action. The last run of each
  * schedule is persisted; at start, a run that fell due while the server was off is caught up once.
+ *
+ * A run that cannot start because another exclusive job holds the maintenance lock (here or in another
+ * process, e.g. `kassenwart action run` on the CLI) is not dropped: it waits, one per schedule, and starts as
+ * soon as the lock is free (at once when a job of this process finishes, else within RETRY_MS). `lastRun`
+ * records only runs that started, so a restart while one is waiting still catches it up.
  */
 export class Scheduler {
   private crons: Cron[] = [];
   private readonly log: Logger = createLogger('scheduler');
   private unsubscribe?: () => void;
+  /** Runs waiting for the lock, by schedule id. */
+  private readonly waiting = new Map<string, { s: Schedule; trigger: 'schedule' | 'catch-up'; since: Date }>();
+  private retry?: NodeJS.Timeout;
+  private trying?: Promise<void>;
+  private readonly onFinished = () => { void this.tryWaiting(); };
 
   constructor(
     private readonly db: StateDb,
     private readonly plugins: PluginManager,
     private readonly settings: SettingsRegistry,
     private readonly jobs: JobRunner,
-  ) {}
+  ) {
+    jobs.events.on('finished', this.onFinished);
+  }
 
-  private cronsOf(s: ReturnType<PluginManager['schedules']>[number]): string[] {
+  private cronsOf(s: Schedule): string[] {
     if (s.cronSetting && this.settings.has(s.plugin)) {
       const v = this.settings.cached(s.plugin)[s.cronSetting];
       if (typeof v === 'string' && v.trim()) return toCron(v);
@@ -63,7 +82,11 @@ export class Scheduler {
       const crons = this.cronsOf(s);
       const nexts = crons.map((c) => { try { return new Cron(c, { paused: true }).nextRun(); } catch { return null; } })
         .filter((d): d is Date => !!d).sort((a, b) => a.getTime() - b.getTime());
-      return { id: s.id, plugin: s.plugin, action: s.action, cron: crons, next: nexts[0]?.toISOString(), lastRun: last.get(s.id) };
+      const w = this.waiting.get(s.id);
+      return {
+        id: s.id, plugin: s.plugin, action: s.action, cron: crons, next: nexts[0]?.toISOString(), lastRun: last.get(s.id),
+        ...(w ? { waitingSince: w.since.toISOString() } : {}),
+      };
     });
   }
 
@@ -73,15 +96,43 @@ export class Scheduler {
       [id, at.toISOString()]));
   }
 
-  private async fire(s: ReturnType<PluginManager['schedules']>[number], trigger: 'schedule' | 'catch-up'): Promise<void> {
-    await this.record(s.id, new Date());
-    try {
-      await this.plugins.fire(`onSchedule:${s.id}`);
-      const job = await this.jobs.start(s.action, { user: 'system', trigger });
-      this.log.info(`schedule ${s.id} started job ${job.id} (${trigger})`);
-    } catch (e) {
-      this.log.warn(`schedule ${s.id} could not start ${s.action}: ${(e as Error).message}`);
-    }
+  private fire(s: Schedule, trigger: 'schedule' | 'catch-up'): Promise<void> {
+    if (!this.waiting.has(s.id)) this.waiting.set(s.id, { s, trigger, since: new Date() });
+    return this.tryWaiting();
+  }
+
+  /** Starts every waiting run whose lock is free now; the rest keep waiting (single flight). */
+  private tryWaiting(): Promise<void> {
+    this.trying ??= (async () => {
+      await null; // never settle synchronously: `finally` below must run after the assignment
+      try {
+        for (const [id, w] of [...this.waiting]) {
+          try {
+            await this.plugins.fire(`onSchedule:${id}`);
+            const job = await this.jobs.start(w.s.action, { user: 'system', trigger: w.trigger });
+            this.waiting.delete(id);
+            await this.record(id, new Date(job.startedAt));
+            this.log.info(`schedule ${id} started job ${job.id} (${w.trigger})`);
+          } catch (e) {
+            if (isUserError(e) && e.code === 'job.running') {
+              this.log.info(`schedule ${id} waits for the maintenance lock: ${e.message}`);
+              continue;
+            }
+            this.waiting.delete(id);
+            this.log.warn(`schedule ${id} could not start ${w.s.action}: ${(e as Error).message}`);
+          }
+        }
+      } finally {
+        this.trying = undefined;
+        clearTimeout(this.retry);
+        this.retry = undefined;
+        if (this.waiting.size) {
+          this.retry = setTimeout(() => { void this.tryWaiting(); }, RETRY_MS);
+          this.retry.unref();
+        }
+      }
+    })();
+    return this.trying;
   }
 
   /** Starts all timers; catches up missed runs. Call again after settings or enablement changes. */
@@ -89,7 +140,9 @@ export class Scheduler {
     this.stop();
     const last = await this.lastRuns();
     const now = new Date();
-    for (const s of this.plugins.schedules()) {
+    const schedules = this.plugins.schedules();
+    for (const id of this.waiting.keys()) if (!schedules.some((s) => s.id === id)) this.waiting.delete(id); // plugin gone
+    for (const s of schedules) {
       const crons = this.cronsOf(s);
       for (const expr of crons) {
         try {
@@ -122,8 +175,18 @@ export class Scheduler {
     });
   }
 
+  /** Stops the timers. Runs waiting for the lock stay listed until `close()` (a restart catches them up). */
   stop(): void {
     for (const c of this.crons) c.stop();
     this.crons = [];
+  }
+
+  /** Stops everything, including the waiting runs (the host shuts down). */
+  close(): void {
+    this.stop();
+    this.waiting.clear();
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.jobs.events.off('finished', this.onFinished);
   }
 }

@@ -22,13 +22,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { copyFile, open, readFile, readdir, readlink, rename, rm, symlink, access } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import type { SqlJsStatic } from 'sql.js';
 import { writeFileAtomic, fsyncDir, type SwitchJournal } from 'kassenwart/sdk';
-import { RESTART_EXIT_CODE, type ServeOptions } from './serve.js';
+import { isUserError } from 'kassenwart/sdk';
+import { RESTART_EXIT_CODE, takeServerLock, type ServeOptions } from './serve.js';
+import { clearEvidence, readEvidence } from './plugins/activity.js';
+import { blame, quarantineIn } from './plugins/quarantine.js';
 
 const OWN_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'kassenwart.js');
 
@@ -259,10 +262,34 @@ export class Switcher {
   }
 }
 
+/** Unexplained crashes within this window make the pause before the next start grow (1, 2, 4 … 60 s). */
+const CRASH_WINDOW_MS = 10 * 60_000;
+
 /**
- * Runs the supervisor until the child exits for good (not with the restart code); returns its exit code.
+ * Runs the supervisor until the child exits for good; returns its exit code. The child is started again when it
+ * asks for it (restart code), and when it died after it had been serving: a plugin the crash evidence names
+ * (plugins/activity.ts, plugins/quarantine.ts) is quarantined first and the host starts again at once without
+ * it; an unexplained crash restarts after a pause that grows while crashes repeat (the crash loop is broken).
+ * A child that fails before it listens, with nobody to blame (bad port, data folder already served), ends the
+ * supervisor with its exit code. One supervisor per data folder (`<data>/supervisor.lock`).
  */
 export async function runSupervisor(o: ServeOptions): Promise<number> {
+  o = { ...o, dataDir: resolve(o.dataDir) };
+  let lock: Awaited<ReturnType<typeof takeServerLock>>;
+  try {
+    lock = await takeServerLock(o.dataDir, 'start', 'supervisor.lock');
+  } catch (e) {
+    process.stderr.write(`Kassenwart konnte nicht starten: ${(e as Error).message}${isUserError(e) && e.hint ? '\n' + e.hint : ''}\n`);
+    return isUserError(e) && e.status === 409 ? 4 : 1;
+  }
+  try {
+    return await supervise(o);
+  } finally {
+    await lock.release().catch(() => {});
+  }
+}
+
+async function supervise(o: ServeOptions): Promise<number> {
   const port = o.port === 0 ? await freePort(o.bind) : o.port;
   const healthHost = o.bind === '0.0.0.0' || o.bind === '::' ? '127.0.0.1' : o.bind.includes(':') ? `[${o.bind}]` : o.bind;
   const healthTimeoutMs = (Number(process.env.KASSENWART_HEALTH_TIMEOUT) || 90) * 1000;
@@ -283,6 +310,11 @@ export async function runSupervisor(o: ServeOptions): Promise<number> {
     }
   };
   await guarded('Beenden eines verwaisten Prozesses', () => stopOrphan(infoFile));
+  const crashes: number[] = [];
+  let pause: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  process.on('SIGTERM', () => { clearTimeout(pause); wake?.(); });
+  process.on('SIGINT', () => { clearTimeout(pause); wake?.(); });
   for (;;) {
     restartWanted = false;
     // A "switching" journal here means a switch was interrupted or its rollback failed: finish the rollback
@@ -299,6 +331,7 @@ export async function runSupervisor(o: ServeOptions): Promise<number> {
     const bin = await sw.activeBin();
     const args = [bin, 'serve', '--data', o.dataDir, '--port', String(port), '--bind', o.bind,
       ...(o.pluginDirs ?? []).flatMap((d) => ['--plugins', d])];
+    clearEvidence(o.dataDir);
     const c = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, KASSENWART_SUPERVISED: '1' } });
     child = c;
     const exited = new Promise<number>((resolve) => c.once('exit', (code, s) => resolve(code ?? (s ? 128 : 1))));
@@ -325,6 +358,25 @@ export async function runSupervisor(o: ServeOptions): Promise<number> {
       process.stdout.write('Kassenwart startet neu …\n');
       continue;
     }
-    return code;
+    const evidence = readEvidence(o.dataDir, c.pid!);
+    const culprit = blame(evidence, c.exitCode, c.signalCode);
+    if (culprit) {
+      const what = culprit.kind === 'stall' ? 'hat Kassenwart blockiert' : 'hat Kassenwart beendet';
+      process.stderr.write(`Kassenwart-Supervisor: Plugin „${culprit.plugin}“ ${what} (${culprit.details.detail ?? `Exit-Code ${c.exitCode ?? c.signalCode}`}).\n`);
+      const ok = await guarded('Deaktivieren des Plugins', () => quarantineIn(o.dataDir, culprit).then(() => true));
+      if (ok) {
+        process.stdout.write(`Plugin „${culprit.plugin}“ wurde deaktiviert; Kassenwart startet ohne das Plugin neu …\n`);
+        continue;
+      }
+    }
+    if (!culprit && !evidence.activity?.listening) return code; // failed to start, nobody to blame: a setup problem
+    const now = Date.now();
+    crashes.push(now);
+    while (crashes.length && crashes[0] < now - CRASH_WINDOW_MS) crashes.shift();
+    const delay = Math.min(60, 2 ** (crashes.length - 1));
+    process.stderr.write(`Kassenwart-Supervisor: Kassenwart wurde unerwartet beendet (${c.signalCode ? `Signal ${c.signalCode}` : `Exit-Code ${code}`}); Neustart in ${delay} s …\n`);
+    await new Promise<void>((r) => { wake = r; pause = setTimeout(r, delay * 1000); });
+    wake = undefined;
+    if (stopping) return code;
   }
 }

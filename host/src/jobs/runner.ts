@@ -8,6 +8,7 @@ import type { StateDb } from '../state/db.js';
 import { FileLock } from '../state/file-lock.js';
 import type { PluginManager } from '../plugins/manager.js';
 import { createLogger } from '../log.js';
+import type { PluginActivity } from '../plugins/activity.js';
 
 export type JobState = 'running' | 'succeeded' | 'warning' | 'failed' | 'cancelled';
 
@@ -60,7 +61,8 @@ export class JobRunner {
   private readonly log: Logger = createLogger('jobs');
 
   constructor(private readonly db: StateDb, private readonly plugins: PluginManager, dataDir: string,
-    private readonly refreshSettings: (plugin: string) => Promise<void> = async () => {}) {
+    private readonly refreshSettings: (plugin: string) => Promise<void> = async () => {},
+    private readonly activity?: PluginActivity) {
     this.lock = new FileLock(join(dataDir, 'maintenance.lock'));
     this.events.setMaxListeners(0);
   }
@@ -171,7 +173,13 @@ export class JobRunner {
         throw new UserError(`Die Aktion „${action.title}“ ist nicht verfügbar: das Plugin hat sie nicht bereitgestellt.`,
           { code: 'action.no-handler', status: 503 });
       }
-      const out = await handler(ctx);
+      const done = this.activity?.run(action.plugin, !!this.plugins.get(action.plugin)?.builtin);
+      let out: Awaited<ReturnType<typeof handler>>;
+      try {
+        out = await handler(ctx);
+      } finally {
+        done?.();
+      }
       const result: ActionResult = typeof out === 'string' ? { message: out } : (out ?? {});
       if (job.controller.signal.aborted) throw job.controller.signal.reason ?? new Error('aborted');
       fin.state = result.outcome === 'warning' ? 'warning' : 'succeeded';

@@ -18,6 +18,8 @@ import { topoSort } from './graph.js';
 import { readManifest } from './manifest.js';
 import type { PluginRecord } from './record.js';
 import { installResolveHook } from './resolve-hook.js';
+import type { PluginActivity } from './activity.js';
+import { quarantines } from './quarantine.js';
 
 export interface PluginManagerOptions {
   container: DependencyContainer;
@@ -29,6 +31,8 @@ export interface PluginManagerOptions {
   activationTimeoutMs?: number;
   deactivationTimeoutMs?: number;
   requestRestart?: (reason: string) => void;
+  /** Records plugin code in progress (crash evidence for the supervisor). */
+  activity?: PluginActivity;
 }
 
 /** A plugin route as the HTTP layer needs it. */
@@ -103,6 +107,7 @@ export class PluginManager {
       this.records.set(id, rec);
       if (r.errors.length) this.log.warn(`plugin ${dir} failed: ${r.errors.join(' | ')}`);
     }
+    await this.applyQuarantines();
     this.resolveDependencies();
     for (const id of this.order) {
       const rec = this.records.get(id)!;
@@ -124,7 +129,7 @@ export class PluginManager {
   private resolveDependencies(): void {
     for (const r of this.records.values()) {
       if (r.id.includes('@')) continue;
-      r.reasons = [...r.manifestErrors, ...(r.activationError ? [r.activationError] : [])];
+      r.reasons = [...r.manifestErrors, ...(r.activationError ? [r.activationError] : []), ...(r.quarantine && !r.enabled ? [r.quarantine] : [])];
       if (r.manifestErrors.length || r.activationError) r.state = 'failed';
       else if (!r.enabled) r.state = 'disabled';
       else if (r.state !== 'active' && r.state !== 'activating') r.state = 'inactive';
@@ -175,6 +180,7 @@ export class PluginManager {
       if (!enabled && r.enabled) r.activationError = undefined; // disabling clears a failure: enabling retries
       r.enabled = enabled;
     }
+    await this.applyQuarantines();
     const before = new Map([...this.records.values()].map((r) => [r.id, r.state]));
     this.resolveDependencies();
     for (const id of [...this.activationOrder].reverse()) {
@@ -202,6 +208,12 @@ export class PluginManager {
       const ev = r.manifest.activationEvents ?? ['onStartup'];
       if (ev.some((e) => this.happened.has(e))) await this.activate(r.id).catch(() => {});
     }
+  }
+
+  /** Reads the quarantine reasons (quarantine.ts); shown while the plugin is disabled. */
+  private async applyQuarantines(): Promise<void> {
+    const q = await quarantines(this.o.db);
+    for (const r of this.records.values()) r.quarantine = q.get(r.id)?.reason;
   }
 
   /** Plugins in dependency order (usable ones and the rest, for listing). */
@@ -291,6 +303,7 @@ export class PluginManager {
 
   private async doActivate(r: PluginRecord & { manifest: PluginManifest }): Promise<void> {
     const m = r.manifest;
+    let leave: (() => void) | undefined;
     try {
       for (const dep of Object.keys(m.dependencies ?? {})) {
         try {
@@ -300,6 +313,7 @@ export class PluginManager {
         }
       }
       if (m.main) {
+        leave = this.o.activity?.load(r.id, r.builtin, 'activate');
         const limit = this.o.activationTimeoutMs ?? 10_000;
         const mod = await timeout(import(pathToFileURL(join(r.dir, m.main)).href), limit,
           `Das Laden von ${m.main} hat länger als ${limit / 1000} s gedauert.`) as { default?: PluginClass; plugin?: PluginClass };
@@ -340,12 +354,14 @@ export class PluginManager {
           if (!r.handlers.has(a.id)) this.log.warn(`plugin ${r.id} registered no handler for action ${a.id}`);
         }
       }
+      leave?.();
       r.state = 'active';
       this.activationOrder.push(r.id);
       this.log.info(`plugin ${r.id} active`);
       // contributors wait for their extension point's owner
       for (const ep of m.contributes?.extensionPoints ?? []) await this.fire(`onExtensionPoint:${ep.id}`);
     } catch (e) {
+      leave?.();
       await this.dispose(r);
       r.state = 'failed';
       const reason = e instanceof UserError ? e.message : `Aktivierung fehlgeschlagen: ${reasonOf(e)}`;
@@ -428,10 +444,16 @@ export class PluginManager {
           (ctx.state as { kwRouteRole?: Role }).kwRouteRole = role;
           const auth = (ctx.state as { authorize?: (role: Role) => { name: string; role: Role } }).authorize;
           const user = auth ? auth(role) : { name: 'system', role: 'technician' as Role };
-          const body = await handler({
-            path: ctx.path, params: { ...(ctx.params as Record<string, string>) }, query: ctx.query as Record<string, string>,
-            body: (ctx.request as { body?: unknown }).body, user, headers: ctx.headers,
-          });
+          const done = this.o.activity?.run(r.id, r.builtin);
+          let body: unknown;
+          try {
+            body = await handler({
+              path: ctx.path, params: { ...(ctx.params as Record<string, string>) }, query: ctx.query as Record<string, string>,
+              body: (ctx.request as { body?: unknown }).body, user, headers: ctx.headers,
+            });
+          } finally {
+            done?.();
+          }
           ctx.body = body === undefined ? { ok: true } : body;
         });
       },

@@ -23,6 +23,8 @@ export interface PluginRecord {
   manifestErrors: string[];
   /** Why activation failed (cleared when the plugin is disabled, so enabling retries). */
   activationError?: string;
+  /** Why the plugin was quarantined (it ended or blocked the process); shown while it is disabled. */
+  quarantine?: string;
   container?: DependencyContainer;
   instance?: Plugin;
   disposers: (() => void | Promise<void>)[];

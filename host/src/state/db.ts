@@ -45,9 +45,10 @@ export class StateDb {
 
   static async open(path: string): Promise<StateDb> {
     const s = new StateDb(path);
-    await s.cleanupTemp();
     await s.lock.acquire(30_000);
     try {
+      // under the lock: a temp file beside the database is a writer's persist in progress until then
+      await s.cleanupTemp();
       await s.load();
       const before = s.schemaVersion();
       s.migrate();

@@ -1,18 +1,34 @@
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 
 /** Information stored in a lock file. */
 export interface LockInfo {
   pid: number;
   since: string;
+  /** Start time of the process (clock ticks since boot, /proc/<pid>/stat field 22), when known. */
+  start?: string;
   [key: string]: unknown;
 }
 
+/** The start time of `pid` in clock ticks since boot (from /proc), or undefined without /proc. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after "(comm)": state is field 3, starttime field 22
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+const OWN_START = processStart(process.pid);
+
 /**
  * Whether a process still runs. A zombie (killed, not yet reaped — common in containers whose init does not
- * reap orphans) counts as gone: it holds nothing any more.
+ * reap orphans) counts as gone: it holds nothing any more. With `start`, a process that has the pid but started
+ * at another time (the pid was reused, e.g. after a reboot) counts as gone too.
  */
-function alive(pid: number): boolean {
+export function alive(pid: number, start?: string): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
@@ -20,34 +36,85 @@ function alive(pid: number): boolean {
   }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return false;
+    return start === undefined || fields[19] === start;
   } catch {
     return true; // no /proc: trust kill(0)
   }
 }
 
+/** True when `h` is this very process (same pid and, when recorded, same start time). */
+function isSelf(h: LockInfo): boolean {
+  return h.pid === process.pid && (h.start === undefined || OWN_START === undefined || h.start === OWN_START);
+}
+
+/** A takeover guard older than this was left by a process that died inside the takeover. */
+const GUARD_STALE_MS = 5_000;
+
 /**
  * An inter-process lock held as a file created with O_EXCL. A lock whose process is gone is stale and
- * taken over. Used for the state database writes and the maintenance lock shared by server and CLI.
+ * taken over. Used for the state database writes, the maintenance lock shared by server and CLI, and the
+ * server and supervisor locks of a data folder.
+ *
+ * Liveness is pid + process start time, so a pid reused after a reboot (even by this process) does not keep
+ * a lock held for ever. Taking over a stale lock is serialized through a guard file (`<lock>.takeover`): two
+ * processes that both find the same stale lock cannot delete each other's fresh lock.
  */
 export class FileLock {
   constructor(readonly path: string) {}
 
+  private async create(info: Record<string, unknown>): Promise<boolean> {
+    try {
+      const fh = await open(this.path, 'wx', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify({ pid: process.pid, start: OWN_START, since: new Date().toISOString(), ...info }));
+      } finally {
+        await fh.close();
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      return false;
+    }
+  }
+
+  /** Removes the lock file when it still holds exactly `stale` (or is unreadable), under the takeover guard. */
+  private async takeOver(stale: LockInfo | undefined): Promise<void> {
+    const guard = this.path + '.takeover';
+    let fh;
+    try {
+      fh = await open(guard, 'wx', 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const age = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > GUARD_STALE_MS) await rm(guard, { force: true });
+      return; // another process is taking over right now; the caller tries again
+    }
+    try {
+      await fh.close();
+      const now = await this.holder();
+      const same = stale === undefined ? now === undefined : (now?.pid === stale.pid && now?.since === stale.since);
+      if (same) await rm(this.path, { force: true });
+    } finally {
+      await rm(guard, { force: true });
+    }
+  }
+
   /** Tries once; returns false (and who holds it) when another live process holds the lock. */
   async tryAcquire(info: Record<string, unknown> = {}): Promise<{ ok: true } | { ok: false; holder: LockInfo }> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fh = await open(this.path, 'wx', 0o600);
-        await fh.writeFile(JSON.stringify({ pid: process.pid, since: new Date().toISOString(), ...info }));
-        await fh.close();
-        return { ok: true };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const holder = await this.holder();
-        if (holder && holder.pid !== process.pid && alive(holder.pid)) return { ok: false, holder };
-        if (holder && holder.pid === process.pid) return { ok: false, holder };
-        await rm(this.path, { force: true }); // stale (process gone) or unreadable half-written lock
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await this.create(info)) return { ok: true };
+      const holder = await this.holder();
+      if (holder && isSelf(holder)) return { ok: false, holder };
+      if (holder && alive(holder.pid, holder.start)) return { ok: false, holder };
+      if (!holder && attempt === 0) {
+        // maybe half-written right now by its creator: look again before calling it broken
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
       }
+      await this.takeOver(holder); // stale (process gone) or unreadable half-written lock
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
     }
     const holder = (await this.holder()) ?? { pid: -1, since: '' };
     return { ok: false, holder };
@@ -72,8 +139,14 @@ export class FileLock {
     }
   }
 
+  /** True when a live process other than this one holds the lock. */
+  async heldByOther(): Promise<LockInfo | undefined> {
+    const h = await this.holder();
+    return h && !isSelf(h) && alive(h.pid, h.start) ? h : undefined;
+  }
+
   async release(): Promise<void> {
     const h = await this.holder();
-    if (!h || h.pid === process.pid) await rm(this.path, { force: true });
+    if (!h || isSelf(h)) await rm(this.path, { force: true });
   }
 }

@@ -5,6 +5,7 @@
  * atomically before the .gz gets its final name). Temporary files start with ".tmp-".
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileTimestamp, writeFileAtomic } from 'kassenwart/sdk';
 import type { BackupFile } from './api.js';
@@ -96,18 +97,49 @@ export async function writeManifest(dir: string, m: BackupManifest): Promise<voi
   await writeFileAtomic(join(dir, m.name + '.json'), JSON.stringify(m, null, 2) + '\n');
 }
 
+/** The pid every temp name of this plugin (and the SDK's writeFileAtomic) carries: `….<pid>.<8 hex>…`. */
+const TMP_OWNER = /[.-](\d+)[.-][0-9a-f]{8}(?:\.sqlite(?:-\w+)?)?$/;
+
+/**
+ * True when the process that wrote a temp file still runs: its pid (from the name) is alive, not a zombie, and
+ * started before the file was last written (else the pid was reused, e.g. after a reboot).
+ */
+function ownerAlive(name: string, mtimeMs: number): boolean {
+  const pid = Number(TMP_OWNER.exec(name)?.[1]);
+  if (!pid) return false;
+  try { process.kill(pid, 0); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return false;
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    const startMs = (btime + Number(fields[19]) / 100) * 1000; // USER_HZ is 100 on Linux
+    return !(startMs > mtimeMs + 2000);
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
 /**
  * Removes what a crash can leave behind: temporary files, and manifests whose .gz never got its final
- * name. Returns the removed names.
+ * name. Returns the removed names. Files of a process that still runs (a backup or restore in progress in the
+ * server while a CLI or second process starts) are left alone, with the manifest that belongs to them.
  */
 export async function cleanupLeftovers(dir: string): Promise<string[]> {
   let names: string[];
   try { names = await readdir(dir); } catch { return []; }
   const present = new Set(names);
+  const owned: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(TMP_PREFIX)) continue;
+    const mtimeMs = await stat(join(dir, name)).then((s) => s.mtimeMs, () => 0);
+    if (ownerAlive(name, mtimeMs)) owned.push(name);
+  }
   const removed: string[] = [];
   for (const name of names) {
-    const orphanManifest = name.endsWith('.sqlite.gz.json') && !present.has(name.slice(0, -5));
-    if (name.startsWith(TMP_PREFIX) || orphanManifest) {
+    const orphanManifest = name.endsWith('.sqlite.gz.json') && !present.has(name.slice(0, -5))
+      && !owned.some((o) => o.startsWith(`${TMP_PREFIX}${name.slice(0, -5)}.`) || o.startsWith(`${TMP_PREFIX}${name}.`));
+    if ((name.startsWith(TMP_PREFIX) && !owned.includes(name)) || orphanManifest) {
       await rm(join(dir, name), { force: true, recursive: true });
       removed.push(name);
     }
