@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Kernel } from './kernel.js';
 import { createApp } from './http/server.js';
 import { createLogger } from './log.js';
+import { parseProxySetting } from './http/proxy.js';
 
 const log = createLogger('host');
 
@@ -14,6 +15,11 @@ export interface ServeOptions {
   port: number;
   bind: string;
   pluginDirs?: string[];
+  /**
+   * Trusted reverse proxies (`--proxy ADDR[,ADDR]`, or KASSENWART_PROXY): X-Forwarded-For/-Proto/-Host are honoured
+   * only from these addresses; then the session cookie is `Secure` when the proxy reports https.
+   */
+  proxy?: string;
 }
 
 function isLoopback(addr: string): boolean {
@@ -28,6 +34,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   if (!isLoopback(o.bind) && isIP(o.bind) === 0 && o.bind !== '0.0.0.0') {
     throw new Error(`„${o.bind}“ ist keine gültige Adresse.`);
   }
+  const proxy = parseProxySetting(o.proxy ?? process.env.KASSENWART_PROXY);
   let restartReason: string | undefined;
   let shuttingDown: Promise<void> | undefined;
   let server: Server | undefined;
@@ -45,7 +52,8 @@ export async function serve(o: ServeOptions): Promise<void> {
       'Zuerst „kassenwart users add NAME --role technician“ ausführen oder ohne --bind starten.');
   }
   await k.jobs.recover();
-  const { app } = createApp(k);
+  const { app, flush } = createApp(k, { proxy });
+  if (proxy.length) log.info(`trusting X-Forwarded-* from ${proxy.join(', ')}`);
   server = createServer(app.callback());
   server.requestTimeout = 0;
   // Long enough that a client blocked for a while (a browser tab in the background, a script) does not reuse
@@ -59,6 +67,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     shuttingDown ??= (async () => {
       log.info(`shutting down (${why})`);
       server?.close();
+      await flush().catch(() => {});
       await k.close();
       for (const s of sockets) s.destroy();
       process.exitCode = restartReason ? RESTART_EXIT_CODE : 0;
