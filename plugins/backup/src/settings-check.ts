@@ -3,7 +3,7 @@
  * patterns cannot make. Folder and database paths: where they lead after symbolic links (never into a system
  * folder) and, when they exist, that they are a folder / a file. FTP: the fingerprint has 64 hex digits, every
  * CA certificate block parses, and "unverschlüsselt" is not combined with a certificate or fingerprint.
- * The rules are documented in docs/backup.md ("Settings checked when they are set").
+ * The rules are documented in docs/SECURITY.md ("Settings checked when they are set").
  */
 import { X509Certificate } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
