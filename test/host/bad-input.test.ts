@@ -108,6 +108,14 @@ describe('bad input', function () {
       expect(await values('usb')).to.deep.equal(before);
     });
 
+    it('a malformed percent-encoding in an address: a German answer, never the library\'s English', async function () {
+      for (const path of ['/ui/%E0%A4%A.js', '/plugins/usb/%E0%A4%A.js', '/api/%E0%A4%A', '/api/settings/%E0%A4%A']) {
+        const r = await rawRequest(host.url, 'GET', path, { cookie: tech.cookie });
+        expect(r.status, `${path}: ${r.text}`).to.be.oneOf([400, 404]);
+        expect(r.json?.error?.message, `${path}: ${r.text}`).to.match(/Ungültige Anfrage|gibt es nicht/).and.not.match(/decode|failed/i);
+      }
+    });
+
     it('an empty body where none is needed still works', async function () {
       const r = await rawRequest(host.url, 'POST', '/api/plugins/usb/enable', { cookie: tech.cookie, 'x-csrf-token': tech.csrf, origin: host.url });
       expect(r.status, r.text).to.equal(200);

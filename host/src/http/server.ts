@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import send from 'koa-send';
 import { PassThrough } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { UserError, isUserError, type Role } from 'kassenwart/sdk';
 import { allows, type Session, type User } from '../auth/users.js';
@@ -39,6 +40,13 @@ export interface RouteInfo {
 
 function originHost(origin: string): string | undefined {
   try { return new URL(origin).host; } catch { return undefined; }
+}
+
+/** Compares a sent token with the session's in constant time. */
+function sameSecret(sent: string, expected: string): boolean {
+  const a = Buffer.from(sent);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function forbidden(message: string): UserError {
@@ -89,7 +97,8 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
         ctx.body = { error: { code: err.code, message: err.message, hint: err.hint, details: err.details } };
       } else if (httpErr?.status && httpErr.status < 500 && httpErr.expose) {
         ctx.status = httpErr.status;
-        ctx.body = { error: { code: 'request', message: `Ungültige Anfrage: ${httpErr.message}`, hint: 'Die Eingabe prüfen.' } };
+        // the library's own text is English (e.g. "failed to decode"): German only, the status says the rest
+        ctx.body = { error: { code: 'request', message: `Ungültige Anfrage (HTTP ${httpErr.status}).`, hint: 'Die Adresse bzw. die Eingabe prüfen.' } };
       } else {
         log.error(`${ctx.method} ${ctx.path}: ${(e as Error)?.stack ?? e}`);
         ctx.status = 500;
@@ -135,7 +144,7 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
       if (fetchSite && fetchSite !== 'same-origin' && fetchSite !== 'none') throw forbidden('Anfrage von einer fremden Seite abgelehnt.');
       if (!PUBLIC_MUTATING.has(`${ctx.method} ${rawPath(ctx.url)}`)) {
         if (!session) throw new UserError('Bitte zuerst anmelden.', { code: 'auth.required', status: 401 });
-        if (ctx.get('x-csrf-token') !== session.csrf) throw forbidden('Sicherheitsprüfung fehlgeschlagen (CSRF). Bitte die Seite neu laden.');
+        if (!sameSecret(ctx.get('x-csrf-token'), session.csrf)) throw forbidden('Sicherheitsprüfung fehlgeschlagen (CSRF). Bitte die Seite neu laden.');
       } else if (!ctx.is('application/json')) {
         throw new UserError('Anfrage muss JSON sein.', { code: 'request.type', status: 415 });
       }
