@@ -82,8 +82,8 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   app.use(async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && !ctx.body && ctx.path.startsWith('/api/')) {
-        throw new UserError(`Die Adresse ${ctx.path} gibt es nicht.`, { code: 'not-found', status: 404 });
+      if (ctx.status === 404 && !ctx.body) {
+        throw new UserError(`Die Adresse ${ctx.path.slice(0, 200)} gibt es nicht.`, { code: 'not-found', status: 404 });
       }
       if ((ctx.status === 405 || ctx.status === 501) && ctx.path.startsWith('/api/')) {
         throw new UserError(`Die Methode ${ctx.method} ist für ${ctx.path} nicht erlaubt.`,
