@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { isUserError } from 'kassenwart/sdk';
 import { Kernel } from './kernel.js';
 import { serve } from './serve.js';
+import { parseProxySetting } from './http/proxy.js';
 import { runSupervisor } from './supervisor.js';
 import { HOST_VERSION } from './version.js';
 import { LocalClient } from './http/local.js';
@@ -17,6 +18,7 @@ const HELP = `Kassenwart ${HOST_VERSION} — Wartung des Kassenservers
 Aufruf: kassenwart <Befehl> [Optionen]
 
   start [--data DIR] [--port N] [--bind ADDR] [--plugins DIR]…   Server starten (mit Neustart nach Updates)
+        [--proxy ADDR[,ADDR]]                                     Adresse(n) des TLS-Proxys davor (X-Forwarded-*)
   serve  …                                                        wie start, ohne Überwachung
   plugins list [--json]                                           Plugins mit Zustand (des laufenden Servers)
   plugins enable ID | disable ID [--cascade]                      pro Installation ein-/ausschalten
@@ -24,6 +26,7 @@ Aufruf: kassenwart <Befehl> [Optionen]
   settings get PLUGIN [KEY] [--json]                              Einstellungen lesen (Geheimnisse nie)
   settings set PLUGIN KEY WERT | --json-values '{…}'              Einstellungen ändern (geprüft)
   settings set PLUGIN KEY --value-stdin                           Wert (z. B. Passwort) von der Standardeingabe
+  settings set PLUGIN --json-stdin                                JSON-Objekt (auch mit Geheimnissen) von der Standardeingabe
   action run ID [--param k=v]… [--json]                           Aktion ausführen (im laufenden Server), mit Fortschrittsbalken
   jobs list [--limit N] [--json]                                  Verlauf der Vorgänge
   users add NAME --role operator|technician [--password-stdin]    Benutzer anlegen
@@ -66,6 +69,13 @@ async function readSecret(prompt: string, fromStdin: boolean): Promise<string> {
   return answer;
 }
 
+async function readAll(): Promise<string> {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}
+
 function withoutData(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -103,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
         data: { type: 'string', default: process.env.KASSENWART_DATA ?? './data' },
         port: { type: 'string', default: process.env.KASSENWART_PORT ?? '8080' },
         bind: { type: 'string', default: '127.0.0.1' },
+        proxy: { type: 'string' },
         plugins: { type: 'string', multiple: true },
         json: { type: 'boolean', default: false },
         cascade: { type: 'boolean', default: false },
@@ -110,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
         'password-stdin': { type: 'boolean', default: false },
         'json-values': { type: 'string' },
         'value-stdin': { type: 'boolean', default: false },
+        'json-stdin': { type: 'boolean', default: false },
         param: { type: 'string', multiple: true },
         limit: { type: 'string' },
       },
@@ -125,7 +137,11 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'start' || cmd === 'serve') {
     const port = Number(v.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) { process.stderr.write(`Ungültiger Port „${v.port}“.\n`); return EXIT.usage; }
-    const o = { dataDir: v.data!, port, bind: v.bind!, pluginDirs: v.plugins };
+    const o = { dataDir: v.data!, port, bind: v.bind!, pluginDirs: v.plugins, proxy: v.proxy };
+    if (v.proxy !== undefined) {
+      try { parseProxySetting(v.proxy); } catch (e) { process.stderr.write(`Falscher Aufruf: ${(e as Error).message}\n`); return EXIT.usage; }
+      process.env.KASSENWART_PROXY = v.proxy; // the server that `start` runs inherits it
+    }
     if (cmd === 'start') return runSupervisor(o);
     try {
       await serve(o);
@@ -212,15 +228,22 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (sub === 'set') {
           let patch: Record<string, unknown>;
-          if (v['json-values']) {
-            const p = parseValue(v['json-values']);
-            if (!p || typeof p !== 'object' || Array.isArray(p)) throw new UsageError('--json-values erwartet ein JSON-Objekt.');
+          const props = k.settings.schema(plugin)?.properties ?? {};
+          const secretHint = (keys: string[]) => new UsageError(
+            `Geheimnisse nie auf der Befehlszeile (Shell-Verlauf, Prozessliste): ${keys.map((x) => `„${props[x]?.title ?? x}“ (${x})`).join(', ')}. ` +
+            `Stattdessen: echo WERT | kassenwart settings set ${plugin} ${keys[0]} --value-stdin (oder das JSON-Objekt mit --json-stdin über die Standardeingabe).`);
+          if (v['json-values'] || v['json-stdin']) {
+            const p = parseValue(v['json-stdin'] ? await readAll() : v['json-values']!);
+            if (!p || typeof p !== 'object' || Array.isArray(p)) throw new UsageError(`${v['json-stdin'] ? '--json-stdin' : '--json-values'} erwartet ein JSON-Objekt.`);
             patch = p as Record<string, unknown>;
+            const secrets = Object.keys(patch).filter((x) => props[x]?.format === 'password' && patch[x] !== null);
+            if (!v['json-stdin'] && secrets.length) throw secretHint(secrets);
           } else {
             if (!key) throw new UsageError('settings set PLUGIN KEY WERT');
-            const schema = k.settings.schema(plugin)?.properties[key];
+            const schema = props[key];
+            // secrets never on the command line (shell history, process list): only from standard input
+            if (value !== undefined && schema?.format === 'password') throw secretHint([key]);
             let raw = value;
-            // secrets need not appear on the command line (shell history, process list)
             if (raw === undefined && (v['value-stdin'] || schema?.format === 'password')) raw = await readSecret(`${schema?.title ?? key}: `, !!v['value-stdin']);
             if (raw === undefined) throw new UsageError('settings set PLUGIN KEY WERT (oder --value-stdin)');
             patch = { [key]: schema?.type === 'string' || schema?.format === 'password' ? raw : parseValue(raw) };

@@ -12,6 +12,7 @@ import { FileLock } from './state/file-lock.js';
 import { installExitEvidence, PluginActivity } from './plugins/activity.js';
 import { startWatchdog } from './watchdog.js';
 import { HOST_VERSION } from './version.js';
+import { parseProxySetting } from './http/proxy.js';
 
 const log = createLogger('host');
 
@@ -23,6 +24,11 @@ export interface ServeOptions {
   port: number;
   bind: string;
   pluginDirs?: string[];
+  /**
+   * Trusted reverse proxies (`--proxy ADDR[,ADDR]`, or KASSENWART_PROXY): X-Forwarded-For/-Proto/-Host are honoured
+   * only from these addresses; then the session cookie is `Secure` when the proxy reports https.
+   */
+  proxy?: string;
 }
 
 function isLoopback(addr: string): boolean {
@@ -62,6 +68,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   }
   const dataDir = resolve(o.dataDir);
   const serverLock = await takeServerLock(dataDir, 'serve');
+  const proxy = parseProxySetting(o.proxy ?? process.env.KASSENWART_PROXY);
   let restartReason: string | undefined;
   let localServer: Server | undefined;
   let shuttingDown: Promise<void> | undefined;
@@ -88,7 +95,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   const dirs = () => k.plugins.list().map((r) => ({ id: r.id, dir: r.dir, builtin: r.builtin }));
   installExitEvidence(dataDir, dirs);
   watchdog?.update(dirs());
-  const { app } = createApp(k);
+  const { app, flush } = createApp(k, { proxy });
+  if (proxy.length) log.info(`trusting X-Forwarded-* from ${proxy.join(', ')}`);
   const handle = app.callback();
   let started = false;
   server = createServer((req, res) => {
@@ -114,6 +122,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       log.info(`shutting down (${why})`);
       server?.close();
       if (localServer) { localServer.close(); await unlink(socketPath(k.dataDir)).catch(() => {}); }
+      await flush().catch(() => {});
       await k.close();
       await watchdog?.stop().catch(() => {});
       await serverLock.release().catch(() => {});

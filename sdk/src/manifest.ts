@@ -89,6 +89,11 @@ export interface SettingsContribution {
   required?: string[];
   title?: string;
   description?: string;
+  /**
+   * Optional ES module, relative to the plugin folder, whose default export is a `SettingsValidator`: checks the
+   * schema cannot express, run at every change before anything is stored (e.g. "dist/src/settings-check.js").
+   */
+  validator?: string;
 }
 
 /** JSON schema of one setting (the subset the UI knows how to edit, plus anything ajv accepts). */
@@ -198,6 +203,7 @@ export const manifestSchema = {
             title: { type: 'string' },
             description: { type: 'string' },
             required: { type: 'array', items: { type: 'string' } },
+            validator: { type: 'string', pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).+\\.m?js$' },
             properties: {
               type: 'object',
               propertyNames: { pattern: '^[a-zA-Z][a-zA-Z0-9_]*$' },

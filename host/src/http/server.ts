@@ -1,20 +1,25 @@
 import Koa from 'koa';
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import send from 'koa-send';
 import { PassThrough } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { UserError, isUserError, type Role } from 'kassenwart/sdk';
 import { allows, type Session, type User } from '../auth/users.js';
 import { createLogger } from '../log.js';
-import { PACKAGE_ROOT, HOST_VERSION } from '../version.js';
+import { PACKAGE_ROOT } from '../version.js';
 import type { Kernel } from '../kernel.js';
 import { isLocalRequest } from './local.js';
+import { authRoutes, SESSION_COOKIE } from './auth-routes.js';
+import { jsonBody } from './body.js';
+import { isCanonicalApiPath, namesApi, rawPath } from './canonical.js';
+import { trustedProxy } from './proxy.js';
 
 const log = createLogger('http');
-const COOKIE = 'kw_session';
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const PUBLIC_MUTATING = new Set(['/api/auth/login', '/api/auth/setup']);
+/** Methods that change nothing; every other method is state-changing, whatever its path. */
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The only state-changing requests allowed without a session (exact, canonical paths). */
+const PUBLIC_MUTATING = new Set(['POST /api/auth/login', 'POST /api/auth/setup']);
 const STATIC_EXT = /\.(js|mjs|css|svg|png|jpg|woff2?|map|json|html|ico)$/;
 /** What a plugin folder serves to the browser: panel code and assets only (no manifests, configs or data). */
 const PLUGIN_EXT = /\.(js|mjs|css|svg|png|jpg|woff2?|map)$/;
@@ -38,18 +43,32 @@ function originHost(origin: string): string | undefined {
   try { return new URL(origin).host; } catch { return undefined; }
 }
 
+/** Compares a sent token with the session's in constant time. */
+function sameSecret(sent: string, expected: string): boolean {
+  const a = Buffer.from(sent);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 function forbidden(message: string): UserError {
   return new UserError(message, { code: 'auth.forbidden', status: 403 });
 }
 
+/** Options of the HTTP app. */
+export interface AppOptions {
+  /** Addresses of trusted reverse proxies (`--proxy`): only their X-Forwarded-* headers are honoured. */
+  proxy?: string[];
+}
+
 /**
- * Builds the koa app: security headers, error shape, sessions, CSRF, role checks, the JSON API, server-sent
- * events for job progress, plugin routes under /api/ext/<id>, and the static UI.
+ * Builds the koa app: error shape, trusted proxies, security headers, sessions, CSRF (for every state-changing
+ * request, whatever its path), one canonical spelling of each API path, strict JSON bodies, role checks, the
+ * JSON API, server-sent events for job progress, plugin routes under /api/ext/<id>, and the static UI.
+ * `flush` writes audit entries still pending (call it at shutdown).
  */
-export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
+export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; routes: RouteInfo[]; flush: () => Promise<void> } {
   const app = new Koa();
-  app.proxy = false;
-  const router = new Router();
+  const router = new Router({ sensitive: true, strict: true });
   const routes: RouteInfo[] = [];
   const route = (method: 'get' | 'post' | 'put' | 'delete', path: string, role: Role | 'public',
     handler: (ctx: Ctx, user: User | undefined) => Promise<void> | void) => {
@@ -64,8 +83,12 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
   app.use(async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && !ctx.body && ctx.path.startsWith('/api/')) {
-        throw new UserError(`Die Adresse ${ctx.path} gibt es nicht.`, { code: 'not-found', status: 404 });
+      if (ctx.status === 404 && !ctx.body) {
+        throw new UserError(`Die Adresse ${ctx.path.slice(0, 200)} gibt es nicht.`, { code: 'not-found', status: 404 });
+      }
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.path.startsWith('/api/')) {
+        throw new UserError(`Die Methode ${ctx.method} ist für ${ctx.path} nicht erlaubt.`,
+          { code: 'method', status: ctx.status, hint: ctx.response.get('Allow') ? `Erlaubt: ${ctx.response.get('Allow')}.` : undefined });
       }
     } catch (e) {
       const httpErr = e as { status?: number; expose?: boolean; message?: string };
@@ -75,7 +98,8 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
         ctx.body = { error: { code: err.code, message: err.message, hint: err.hint, details: err.details } };
       } else if (httpErr?.status && httpErr.status < 500 && httpErr.expose) {
         ctx.status = httpErr.status;
-        ctx.body = { error: { code: 'request', message: `Ungültige Anfrage: ${httpErr.message}`, hint: 'Die Eingabe prüfen.' } };
+        // the library's own text is English (e.g. "failed to decode"): German only, the status says the rest
+        ctx.body = { error: { code: 'request', message: `Ungültige Anfrage (HTTP ${httpErr.status}).`, hint: 'Die Adresse bzw. die Eingabe prüfen.' } };
       } else {
         log.error(`${ctx.method} ${ctx.path}: ${(e as Error)?.stack ?? e}`);
         ctx.status = 500;
@@ -83,6 +107,9 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
       }
     }
   });
+
+  // ---- X-Forwarded-* only from a configured reverse proxy
+  app.use(trustedProxy(app, options.proxy ?? []));
 
   // ---- security headers
   app.use(async (ctx, next) => {
@@ -101,7 +128,7 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     // administrator, as when it works on the data folder itself. It first sees what other processes wrote.
     const localCli = isLocalRequest(ctx.req);
     if (localCli) await k.syncFromDisk();
-    const sid = localCli ? undefined : ctx.cookies.get(COOKIE);
+    const sid = localCli ? undefined : ctx.cookies.get(SESSION_COOKIE);
     const session = localCli
       ? { user: { name: 'cli', role: 'technician' as Role }, csrf: '', expiresAt: '' }
       : await k.users.session(sid);
@@ -114,15 +141,18 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
       }
       return state.session.user;
     };
-    if (MUTATING.has(ctx.method) && ctx.path.startsWith('/api/') && !localCli) {
+    // Every state-changing request, whatever its path, casing or encoding: same site only, and (but for login
+    // and setup) a session with its CSRF token. Checked before the path is even looked at, and before any role.
+    // The CLI over the data folder's unix socket is the local administrator (see http/local.ts).
+    if (!SAFE.has(ctx.method) && !localCli) {
       const origin = ctx.get('origin');
       // Same host is what matters (a TLS reverse proxy in front changes the scheme, not the host).
       if (origin && originHost(origin) !== ctx.host) throw forbidden('Anfrage von einer fremden Seite abgelehnt (Herkunft passt nicht).');
       const fetchSite = ctx.get('sec-fetch-site');
       if (fetchSite && fetchSite !== 'same-origin' && fetchSite !== 'none') throw forbidden('Anfrage von einer fremden Seite abgelehnt.');
-      if (!PUBLIC_MUTATING.has(ctx.path)) {
+      if (!PUBLIC_MUTATING.has(`${ctx.method} ${rawPath(ctx.url)}`)) {
         if (!session) throw new UserError('Bitte zuerst anmelden.', { code: 'auth.required', status: 401 });
-        if (ctx.get('x-csrf-token') !== session.csrf) throw forbidden('Sicherheitsprüfung fehlgeschlagen (CSRF). Bitte die Seite neu laden.');
+        if (!sameSecret(ctx.get('x-csrf-token'), session.csrf)) throw forbidden('Sicherheitsprüfung fehlgeschlagen (CSRF). Bitte die Seite neu laden.');
       } else if (!ctx.is('application/json')) {
         throw new UserError('Anfrage muss JSON sein.', { code: 'request.type', status: 415 });
       }
@@ -130,54 +160,25 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     await next();
   });
 
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '256kb', encoding: 'utf-8' }));
+  // ---- one canonical path: any other spelling of an API address is refused, whatever the method
+  app.use(async (ctx, next) => {
+    const raw = rawPath(ctx.url);
+    if (raw === undefined) {
+      if (ctx.url === '*' && ctx.method === 'OPTIONS') return next();
+      throw new UserError('Ungültiges Anfrageziel: erwartet wird ein Pfad, der mit „/“ beginnt.', { code: 'request.target', status: 400 });
+    }
+    if (namesApi(raw) && !isCanonicalApiPath(raw)) {
+      throw new UserError(`Die Adresse ${raw.slice(0, 200)} gibt es nicht.`, {
+        code: 'not-found', status: 404,
+        hint: 'Adressen der Schnittstelle genau wie dokumentiert schreiben: klein, ohne „/“ am Ende, ohne „//“, „.“, „..“ und ohne kodierte Zeichen, z. B. /api/plugins/usb/disable.',
+      });
+    }
+    await next();
+  });
 
-  // ---- auth
-  route('get', '/api/health', 'public', (ctx) => { ctx.body = { ok: true, version: HOST_VERSION }; });
-  route('get', '/api/auth/session', 'public', async (ctx) => {
-    const s = ctx.state.session;
-    ctx.body = { setupRequired: !(await k.users.hasTechnician()), user: s?.user ?? null, csrfToken: s?.csrf, expiresAt: s?.expiresAt, version: HOST_VERSION };
-  });
-  route('post', '/api/auth/setup', 'public', async (ctx) => {
-    const { token, name, password } = (ctx.request.body ?? {}) as Record<string, string>;
-    if (await k.users.hasTechnician()) throw new UserError('Die Ersteinrichtung ist schon abgeschlossen. Bitte anmelden.', { code: 'setup.done', status: 409 });
-    if (!k.setupToken || typeof token !== 'string' || token.trim().toUpperCase() !== k.setupToken) {
-      await k.audit.add(String(name ?? '?'), 'setup.failed', null, { ip: ctx.ip });
-      throw new UserError('Der Einrichtungscode stimmt nicht.', { code: 'setup.token', status: 403, hint: 'Den Code verwenden, den der Server beim Start in der Konsole ausgegeben hat.' });
-    }
-    await k.users.add(String(name ?? ''), 'technician', String(password ?? ''), 'setup');
-    k.setupToken = undefined;
-    await startSession(ctx, { name, role: 'technician' });
-  });
-  const startSession = async (ctx: Koa.Context, user: User) => {
-    const s = await k.users.createSession(user);
-    ctx.cookies.set(COOKIE, s.id, { httpOnly: true, sameSite: 'strict', path: '/', expires: new Date(s.expiresAt), overwrite: true, secure: ctx.secure });
-    await k.audit.add(user.name, 'login', null, { ip: ctx.ip });
-    ctx.body = { user, csrfToken: s.csrf, expiresAt: s.expiresAt };
-  };
-  route('post', '/api/auth/login', 'public', async (ctx) => {
-    const { name, password } = (ctx.request.body ?? {}) as Record<string, string>;
-    const keys = [`u:${String(name).toLowerCase()}`, `ip:${ctx.ip}`];
-    const wait = k.limiter.lockedFor(keys);
-    if (wait > 0) {
-      throw new UserError(`Zu viele Fehlversuche. Die Anmeldung ist für ${Math.ceil(wait / 60_000)} Minuten gesperrt.`,
-        { code: 'auth.locked', status: 429, hint: 'Später erneut versuchen oder den Techniker das Passwort zurücksetzen lassen (kassenwart users passwd).' });
-    }
-    const user = typeof name === 'string' && typeof password === 'string' ? await k.users.verify(name, password) : undefined;
-    if (!user) {
-      k.limiter.fail(keys);
-      await k.audit.add(String(name ?? '?'), 'login.failed', null, { ip: ctx.ip });
-      throw new UserError('Benutzername oder Passwort ist falsch.', { code: 'auth.invalid', status: 401 });
-    }
-    k.limiter.succeed(keys);
-    await startSession(ctx, user);
-  });
-  route('post', '/api/auth/logout', 'operator', async (ctx, user) => {
-    if (ctx.state.sessionId) await k.users.endSession(ctx.state.sessionId);
-    ctx.cookies.set(COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', expires: new Date(0) });
-    await k.audit.add(user!.name, 'logout', null, {});
-    ctx.body = { ok: true };
-  });
+  app.use(jsonBody());
+
+  const auth = authRoutes(route as never, k);
 
   // ---- plugins
   route('get', '/api/plugins', 'operator', (ctx) => { ctx.body = k.pluginList(); });
@@ -376,5 +377,5 @@ export function createApp(k: Kernel): { app: Koa; routes: RouteInfo[] } {
     await next();
   });
 
-  return { app, routes };
+  return { app, routes, flush: auth.flush };
 }

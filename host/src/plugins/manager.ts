@@ -112,7 +112,7 @@ export class PluginManager {
     for (const id of this.order) {
       const rec = this.records.get(id)!;
       for (const ep of rec.manifest?.contributes?.extensionPoints ?? []) this.extensionPoints.declare(ep.id, id);
-      if (rec.manifest?.contributes?.settings) this.o.settings.register(id, rec.manifest.contributes.settings);
+      if (rec.manifest?.contributes?.settings) this.o.settings.register(id, rec.manifest.contributes.settings, rec.dir);
     }
   }
 
@@ -196,7 +196,7 @@ export class PluginManager {
       const r = this.records.get(id)!;
       if (!this.usable(r)) continue;
       for (const ep of r.manifest!.contributes?.extensionPoints ?? []) this.extensionPoints.declare(ep.id, id);
-      if (r.manifest!.contributes?.settings && !this.o.settings.has(id)) this.o.settings.register(id, r.manifest!.contributes.settings);
+      if (r.manifest!.contributes?.settings && !this.o.settings.has(id)) this.o.settings.register(id, r.manifest!.contributes.settings, r.dir);
     }
     if (activate) await this.activateHappened();
   }
@@ -435,7 +435,7 @@ export class PluginManager {
         return this.extensionPoints.viewFor<T>(ref.id, r.id, (d) => r.disposers.push(d));
       },
       registerRoute: (method, pattern, handler, options) => {
-        r.router ??= new Router();
+        r.router ??= new Router({ sensitive: true, strict: true }); // one canonical spelling per route (docs/API.md)
         const role: Role = options?.role ?? (method === 'GET' ? 'operator' : 'technician');
         const entry = { method, pattern, role };
         (r.router as Router & { kwRoutes?: RouteEntry[] }).kwRoutes ??= [];

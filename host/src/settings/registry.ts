@@ -1,5 +1,6 @@
 import type { ValidateFunction } from 'ajv';
-import { UserError, type SettingsContribution, type SettingSchema, type Role } from 'kassenwart/sdk';
+import { UserError, type SettingsContribution, type SettingSchema, type SettingsValidator, type Role } from 'kassenwart/sdk';
+import { genericProblems, runValidator, validatorLoader } from './validator.js';
 import { createAjv, problems, type Problem } from '../plugins/ajv.js';
 import type { StateDb } from '../state/db.js';
 import type { SecretBox } from '../state/secrets.js';
@@ -9,6 +10,8 @@ interface Entry {
   schema: SettingsContribution;
   validate: ValidateFunction;
   secretKeys: Set<string>;
+  /** The plugin's own check (contributes.settings.validator), loaded on first use. */
+  validator?: () => Promise<SettingsValidator>;
 }
 
 /** A change event: which plugin, which keys, by whom, old and new values (secrets masked). */
@@ -47,10 +50,12 @@ export class SettingsRegistry {
 
   constructor(private readonly db: StateDb, private readonly box: SecretBox) {}
 
-  register(plugin: string, schema: SettingsContribution): void {
+  /** Registers a plugin's settings; `pluginDir` is where its validator module (if it names one) is found. */
+  register(plugin: string, schema: SettingsContribution, pluginDir?: string): void {
     const validate = this.ajv.compile({ ...schema, additionalProperties: false });
     const secretKeys = new Set(Object.entries(schema.properties).filter(([, p]) => isSecret(p)).map(([k]) => k));
-    this.entries.set(plugin, { plugin, schema, validate, secretKeys });
+    const validator = schema.validator && pluginDir ? validatorLoader(pluginDir, schema.validator) : undefined;
+    this.entries.set(plugin, { plugin, schema, validate, secretKeys, validator });
   }
 
   has(plugin: string): boolean {
@@ -148,9 +153,15 @@ export class SettingsRegistry {
     return (this.entry(plugin).schema.properties[key]?.['x-role'] as Role | undefined) ?? 'technician';
   }
 
-  /** Validates a partial change merged with the current values. Returns every problem. */
+  /**
+   * Validates a partial change merged with the current values: text that is not text (lone surrogates), the
+   * schema (every problem), then, when those pass, the plugin's own validator for the keys being set (a key
+   * reset to its default with `null` is not asked about). Returns every problem.
+   */
   async check(plugin: string, patch: Record<string, unknown>): Promise<Problem[]> {
     const e = this.entry(plugin);
+    const generic = genericProblems(patch);
+    if (generic.length) return generic;
     const merged = { ...this.withDefaults(e, await this.stored(plugin)) };
     for (const [k, v] of Object.entries(patch)) {
       if (v === null) {
@@ -158,7 +169,14 @@ export class SettingsRegistry {
         if (d === undefined) delete merged[k]; else merged[k] = d;
       } else merged[k] = v;
     }
-    return e.validate(merged) ? [] : problems(e.validate.errors);
+    if (!e.validate(merged)) return problems(e.validate.errors);
+    const changed = Object.keys(patch).filter((k) => patch[k] !== null);
+    if (!e.validator || !changed.length) return [];
+    const found = await runValidator(e.validator, plugin, merged, changed);
+    if (found instanceof Error) {
+      throw new UserError(found.message, { code: 'settings.validator', status: 400, hint: 'Nichts wurde gespeichert. Das Plugin neu installieren oder den Support anrufen.' });
+    }
+    return found;
   }
 
   /**

@@ -162,7 +162,7 @@ export async function startTestHost(options: TestHostOptions = {}): Promise<Test
   for (const id of options.disable ?? []) must(['plugins', 'disable', id, '--cascade']);
   for (const id of options.enable ?? []) must(['plugins', 'enable', id]);
   for (const [plugin, values] of Object.entries(options.settings ?? {})) {
-    must(['settings', 'set', plugin, '--json-values', JSON.stringify(values)]);
+    must(['settings', 'set', plugin, '--json-stdin'], JSON.stringify(values)); // secrets never on a command line
   }
   const existing = runCli(dataDir, ['users', 'list', '--json'], env);
   if (!existing.stdout.includes(`"${user.name}"`)) {
