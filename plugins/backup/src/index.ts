@@ -6,6 +6,8 @@ import { inject, injectable, TOKENS, isUserError, type Plugin, type PluginContex
 import { backupPoliciesExtensionPoint, backupTargetsExtensionPoint } from './api.js';
 import { createFtpTarget } from './ftp/target.js';
 import { BackupService } from './service.js';
+import { contributeMetrics } from 'kassenwart/plugins/metrics/api';
+import { backupCollector } from './metrics.js';
 
 @injectable()
 export default class BackupPlugin implements Plugin {
@@ -47,5 +49,6 @@ export default class BackupPlugin implements Plugin {
     ctx.extensionPoint(backupTargetsExtensionPoint).register(createFtpTarget(ctx));
 
     ctx.registerRoute('GET', '/status', (req) => service.status(req.user));
+    contributeMetrics(ctx, backupCollector(ctx, service, () => ctx.extensionPoint(backupTargetsExtensionPoint).all()));
   }
 }

@@ -9,6 +9,8 @@ import type { Channel } from './feed.js';
 import { releaseCommand } from './release.js';
 import { Updater } from './updater.js';
 import { historyView } from './history.js';
+import { contributeMetrics } from 'kassenwart/plugins/metrics/api';
+import { updateCollector } from './metrics.js';
 
 export { Updater } from './updater.js';
 
@@ -77,6 +79,7 @@ export default class UpdatePlugin implements Plugin {
     this.ctx.registerAction('update.check', (job) => this.check(job));
     this.ctx.registerRoute('GET', '/history', async () => historyView(await this.updater.store.loadReconciled(), this.ctx.hostVersion));
     this.ctx.registerCommand('release', (args, io) => releaseCommand(args, io, packageRoot(this.ctx.pluginDir)));
+    contributeMetrics(this.ctx, updateCollector(this.ctx, this.updater.store));
   }
 
   private async check(job: JobContext): Promise<ActionResult> {
