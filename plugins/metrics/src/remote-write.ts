@@ -89,7 +89,10 @@ export class RemoteWriter {
   private soon: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
-  private stopped = false;
+  /** Timers run only between start() and stop(). */
+  private started = false;
+  /** After stop(), no request is sent any more. */
+  private closed = false;
   readonly state: PushState = { queued: 0, droppedBatches: 0, sentBatches: 0, sentBytes: 0 };
 
   constructor(
@@ -100,26 +103,28 @@ export class RemoteWriter {
 
   /** Starts the interval (re-read from the settings after every round). */
   start(): void {
-    this.stopped = false;
+    this.started = true;
+    this.closed = false;
     this.schedule(5_000);
   }
 
   stop(): void {
-    this.stopped = true;
+    this.started = false;
+    this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.soon);
   }
 
   private schedule(ms: number): void {
     clearTimeout(this.timer);
-    if (this.stopped) return;
+    if (!this.started) return;
     this.timer = setTimeout(() => { void this.pushNow(); }, ms);
     this.timer.unref();
   }
 
   /** A job finished: push its outcome shortly (several jobs in a row share one push). */
   afterJob(): void {
-    if (this.stopped || !this.config()) return;
+    if (!this.started || !this.config()) return;
     clearTimeout(this.soon);
     this.soon = setTimeout(() => { void this.pushNow(); }, AFTER_JOB_DELAY_MS);
     this.soon.unref();
@@ -130,7 +135,7 @@ export class RemoteWriter {
     if (this.running) { this.again = true; return this.running; }
     this.running = this.round().finally(() => {
       this.running = undefined;
-      if (this.again && !this.stopped) { this.again = false; void this.pushNow(); }
+      if (this.again && !this.closed) { this.again = false; void this.pushNow(); }
     });
     return this.running;
   }
@@ -145,7 +150,7 @@ export class RemoteWriter {
         return;
       }
       this.enqueue(encodeWriteRequest(await this.collect()));
-      while (this.queue.length && !this.stopped) {
+      while (this.queue.length && !this.closed) {
         const body = this.queue[0];
         let res: Sent;
         try {
