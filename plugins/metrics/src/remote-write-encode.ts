@@ -52,15 +52,28 @@ export async function seriesOf(registry: client.Registry, external: Record<strin
   return out;
 }
 
-/** The snappy-compressed protobuf body of one remote-write request. Labels are sorted by name, as the spec asks. */
-export function encodeWriteRequest(series: Series[]): Uint8Array {
-  const message = WriteRequest.fromObject({
+/**
+ * The protobuf `WriteRequest` before compression. Labels are sorted by name, as the spec asks. (Two such
+ * messages concatenated are one message with both sets of series: protobuf repeated fields append.)
+ */
+export function encodeWriteRequestProto(series: Series[]): Uint8Array {
+  const message = ({
     timeseries: series.map((s) => ({
       labels: Object.keys(s.labels).sort().map((name) => ({ name, value: s.labels[name] })),
       samples: [{ value: s.value, timestamp: s.timestampMs }],
     })),
   });
-  return snappy.compress(WriteRequest.encode(message).finish());
+  return WriteRequest.encode(message as unknown as protobuf.Message).finish();
+}
+
+/** Snappy block compression, as remote-write bodies need it. */
+export function compressBody(proto: Uint8Array): Uint8Array {
+  return snappy.compress(proto);
+}
+
+/** The snappy-compressed protobuf body of one remote-write request. */
+export function encodeWriteRequest(series: Series[]): Uint8Array {
+  return compressBody(encodeWriteRequestProto(series));
 }
 
 /** The reverse, for tests and the benchmark's checks. */
