@@ -26,6 +26,9 @@ const FAILING = Number(process.argv[3] ?? 50);
 const STEP_S = 300;
 const STEPS = 86400 / STEP_S;
 const BATCH = 100; // installations per HTTP request to this one Prometheus (the bytes are counted per installation)
+// Every SAMPLE-th installation's own request is compressed separately to count its wire bytes exactly (all
+// installations have the same series, so this sample stands for all; it halves the CPU of this benchmark).
+const SAMPLE = 10;
 
 // ---- 1. the series of one real installation
 process.stdout.write('Real installation: backup, then /metrics … ');
@@ -84,7 +87,7 @@ async function pushRound(tsSec, count) {
     const parts = [];
     for (let i = b; i < Math.min(N, b + BATCH); i++) {
       const proto = encodeWriteRequestProto(seriesOf(i, tsMs));
-      if (count) bytes[i] += compressBody(proto).byteLength;
+      if (count && i % SAMPLE === 0) bytes[i] += compressBody(proto).byteLength;
       parts.push(proto);
     }
     const body = compressBody(Buffer.concat(parts));
@@ -95,6 +98,7 @@ async function pushRound(tsSec, count) {
 }
 
 // ---- 3. the simulated day
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { void prom.stop().finally(() => process.exit(130)); });
 const t0 = Date.now();
 try {
   for (let s = 1; s <= STEPS; s++) {
@@ -104,7 +108,7 @@ try {
       for (let i = 0; i < N; i++) { if (failing.has(i)) lastFail[i] = ts; else lastOk[i] = ts; }
     }
     await pushRound(ts, true);
-    if (s % 24 === 0) process.stdout.write(`\r simulated ${String(s * STEP_S / 3600).padStart(2)} h of 24 h (${((Date.now() - t0) / 1000).toFixed(0)} s) `);
+    if (s % 12 === 0) process.stdout.write(`\r simulated ${String(s * STEP_S / 3600).padStart(2)} h of 24 h (${((Date.now() - t0) / 1000).toFixed(0)} s) `);
   }
   // The installations keep pushing in real time: one round now, so the real-time rule evaluation sees them.
   await pushRound(Math.floor(Date.now() / 1000), false);
@@ -114,7 +118,9 @@ try {
   const perInst = await waitForQuery(prom, 'count by (instance) ({job="kassenwart", __name__=~"kassenwart_.*"})', (r) => r.length === N, 60_000);
   const counts = perInst.map((r) => Number(r.value[1]));
   const healthyCount = counts[perInst.findIndex((r) => !failing.has(Number(r.metric.instance.slice(5))))];
-  const totalBytes = bytes.reduce((a, b) => a + b, 0);
+  const measured = bytes.filter((_, i) => i % SAMPLE === 0);
+  const totalBytes = measured.reduce((a, b) => a + b, 0);
+  const perDay = totalBytes / measured.length;
   const alerts = await waitForQuery(prom, 'ALERTS{alertname="BackupTooOld"}', (r) => r.length >= failing.size, 60_000).catch(() => query(prom, 'ALERTS{alertname="BackupTooOld"}'));
   const alerted = new Set(alerts.map((a) => a.metric.instance));
   const want = new Set([...failing].map(inst));
@@ -127,7 +133,7 @@ try {
   console.log(`| series per installation | ${Math.min(...counts)}–${Math.max(...counts)} (healthy: ${healthyCount}; a failing one adds its last_failure series) |`);
   console.log(`| Prometheus head series | ${tsdb.data?.headStats?.numSeries} |`);
   console.log(`| pushes per installation per day | ${STEPS} (every ${STEP_S / 60} min) |`);
-  console.log(`| bytes pushed per installation per day | ${(totalBytes / N / 1024).toFixed(1)} KiB (snappy-compressed protobuf; ${(totalBytes / N / STEPS).toFixed(0)} B per push) |`);
+  console.log(`| bytes pushed per installation per day | ${(perDay / 1024).toFixed(1)} KiB (snappy-compressed protobuf, ${Math.round(perDay / STEPS)} B per push; measured on ${measured.length} installations, min ${(Math.min(...measured) / 1024).toFixed(1)}, max ${(Math.max(...measured) / 1024).toFixed(1)} KiB) |`);
   console.log(`| BackupTooOld active (pending/firing) | ${alerted.size} installations; exactly the failing ones: ${exact ? 'yes' : 'NO'} |`);
   if (!exact) process.exitCode = 1;
   if (rejected) process.exitCode = 1;
