@@ -5,6 +5,8 @@
  * vendor's endpoint hangs.
  */
 import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { makeCa, makeServerCert } from '#support/certs.js';
 import { expect } from 'chai';
 import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
 import { RemoteWriter, MAX_QUEUED_BATCHES, configProblem, type RemoteWriteConfig } from '../../../plugins/metrics/dist/src/remote-write.js';
@@ -108,6 +110,37 @@ describe('remote-write push', function () {
     expect(familyProblem({ name: 'kassenwart_x', help: '', samples: [{ value: 1, labels: { instance: 'a' } }] }, none)).to.match(/not allowed/);
     expect(familyProblem({ name: 'kassenwart_x', help: '', samples: Array.from({ length: 51 }, (_, i) => ({ value: i, labels: { file: String(i) } })) }, none)).to.match(/more than 50/);
     expect(familyProblem({ name: 'kassenwart_x', help: '', samples: [{ value: 1, labels: { target: 'a' } }] }, none)).to.equal(undefined);
+  });
+
+  it('pushes over TLS with basic auth, trusting an extra CA, and refuses a certificate it cannot verify', async () => {
+    const ca = makeCa();
+    const cert = makeServerCert(ca);
+    const got: { auth?: string; series: Series[] }[] = [];
+    const srv = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => {
+        got.push({ auth: req.headers.authorization, series: decodeWriteRequest(new Uint8Array(Buffer.concat(chunks))) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const url = `https://127.0.0.1:${(srv.address() as { port: number }).port}/api/v1/write`;
+      const base: RemoteWriteConfig = { url, auth: 'basic', user: 'salon-17', secret: 'Pass wort:1', caCert: '', intervalSeconds: 300 };
+      const untrusted = new RemoteWriter(() => base, async () => [{ labels: { __name__: 'kassenwart_tls_test' }, value: 1, timestampMs: Date.now() }], quiet);
+      await untrusted.pushNow();
+      expect(untrusted.state.lastError).to.match(/nicht erreichbar.*(certificate|self.signed|issuer)/i);
+      expect(got).to.have.length(0);
+      const trusted = new RemoteWriter(() => ({ ...base, caCert: ca.certPem }), async () => [{ labels: { __name__: 'kassenwart_tls_test' }, value: 2, timestampMs: Date.now() }], quiet);
+      await trusted.pushNow();
+      expect(trusted.state.lastError).to.equal(undefined);
+      expect(got).to.have.length(1);
+      expect(got[0].auth).to.equal('Basic ' + Buffer.from('salon-17:Pass wort:1').toString('base64'));
+      expect(got[0].series[0]).to.deep.include({ value: 2 });
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
   });
 
   describe('on a real host', () => {
