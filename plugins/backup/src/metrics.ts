@@ -14,13 +14,20 @@ type Entry = { id: string; lastSuccess: { at: string; backup?: string } | null; 
 /** Error codes of a backup whose verification failed (verify.ts, service.ts). */
 const VERIFY_FAILED = new Set(['backup.verify', 'backup.source-corrupt']);
 
-/** Off-site targets count as configured when their availability does not say "skipped" (settings only, fast). */
+/**
+ * Off-site targets count as configured when their availability does not say "skipped" (for FTP: settings
+ * only). A target that does not answer within 2 s, or throws, counts as configured: better a false alarm
+ * than a silent gap, and the other backup gauges are not held up.
+ */
 async function configured(t: BackupTarget, signal: AbortSignal): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const av = await t.availability(signal);
-    return av.available || av.kind !== 'skipped';
+    const av = await Promise.race([t.availability(signal), new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), 2_000); })]);
+    return !av || av.available || av.kind !== 'skipped';
   } catch {
     return true;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
