@@ -308,6 +308,7 @@ export class PluginManager {
       for (const [dep, range] of Object.entries(m.optionalDependencies ?? {})) {
         const d = this.records.get(dep);
         if (!this.usable(d) || !semver.satisfies(d.manifest.version, range, { includePrerelease: true })) continue;
+        if (d.state === 'activating') continue; // two plugins optional to each other: no deadlock, the other runs without
         await this.activate(dep).catch(() => this.log.warn(`plugin ${r.id}: optional dependency ${dep} could not be activated`));
       }
       if (m.main) {
