@@ -18,6 +18,7 @@ const RULES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'm
 interface WebhookAlert { status: string; labels: Record<string, string>; annotations: Record<string, string> }
 
 describe('BackupTooOld from Prometheus through Alertmanager to a webhook', function () {
+  this.timeout(300_000); // real servers on a shared machine: starting them can take minutes
   let prom: Server | undefined;
   let am: Server | undefined;
   let hook: HttpServer | undefined;

@@ -17,6 +17,7 @@ function metricValue(text: string, series: string): number | undefined {
 }
 
 describe('update and remote-support gauges on a real host', function () {
+  this.timeout(300_000); // real servers on a shared machine: starting them can take minutes
   let host: TestHost | undefined;
   let feed: Server | undefined;
   const stableDate = new Date(Date.now() - 70 * DAY).toISOString();

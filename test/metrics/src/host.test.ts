@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { startTestHost, type TestHost } from 'kassenwart/sdk/testing';
 
 describe('metrics plugin in the host', function () {
+  this.timeout(300_000); // real servers on a shared machine: starting them can take minutes
   let host: TestHost | undefined;
   before(async () => {
     host = await startTestHost({ disable: ['metrics'], env: { KASSENWART_DEMO_DB_MB: '1' } });

@@ -13,6 +13,7 @@ function value(text: string, series: string): number | undefined {
 }
 
 describe('off-site backup gauges with a real FTP server', function () {
+  this.timeout(300_000); // real servers on a shared machine: starting them can take minutes
   let server: FtpServer | undefined;
   let host: TestHost | undefined;
 

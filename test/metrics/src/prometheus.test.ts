@@ -33,6 +33,7 @@ async function backupStatus(host: TestHost) {
 }
 
 describe('fleet watch with a real Prometheus', function () {
+  this.timeout(300_000); // real servers on a shared machine: starting them can take minutes
   let a: TestHost | undefined;
   let b: TestHost | undefined;
   let prom: Server | undefined;

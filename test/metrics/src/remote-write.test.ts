@@ -37,6 +37,7 @@ async function receiver(): Promise<Receiver> {
 }
 
 describe('remote-write push', function () {
+  this.timeout(300_000); // real servers on a shared machine: starting them can take minutes
   let rec: Receiver;
   let n = 0;
   const config = (): RemoteWriteConfig => ({ url: rec.url, auth: 'bearer', user: '', secret: 'geheim-123', caCert: '', intervalSeconds: 300 });

@@ -20,7 +20,8 @@ function promtool(args: string[], cwd: string) {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-describe('alert rules shipped in monitoring/', () => {
+describe('alert rules shipped in monitoring/', function () {
+  this.timeout(300_000); // real servers on a shared machine: starting them can take minutes
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kw-rules-'));
