@@ -8,7 +8,7 @@ import { StateDb } from './state/db.js';
 import { SecretBox } from './state/secrets.js';
 import { SettingsRegistry } from './settings/registry.js';
 import { PluginManager } from './plugins/manager.js';
-import { JobRunner } from './jobs/runner.js';
+import { JobRunner, jobSource } from './jobs/runner.js';
 import { Scheduler } from './scheduler.js';
 import { AuditLog, Users } from './auth/users.js';
 import { LoginLimiter } from './auth/rate-limit.js';
@@ -96,6 +96,7 @@ export class Kernel {
     // Before each job every plugin's settings are re-read: the CLI (another process) may have changed them, and an
     // action reaches other plugins too (backup.send asks the usb and third-party targets).
     const jobs = new JobRunner(db, plugins, dataDir, async () => { for (const id of settings.plugins()) await settings.values(id); }, activity);
+    plugins.attachJobs(jobSource(jobs));
     const scheduler = new Scheduler(db, plugins, settings, jobs);
     const users = new Users(db);
     const audit = new AuditLog(db);

@@ -1,5 +1,6 @@
 import type { ActionHandler } from './actions.js';
 import type { ExtensionPoint, ExtensionPointRef } from './extension-point.js';
+import type { HostView } from './host-view.js';
 import type { Logger } from './logger.js';
 import type { PluginManifest, Role } from './manifest.js';
 import type { SettingsReader, SettingsView } from './settings.js';
@@ -18,15 +19,34 @@ export interface RouteRequest {
   user: { name: string; role: Role };
   /** Request headers (lower-case names). */
   headers: Record<string, string | string[] | undefined>;
+  /** Address of the connecting peer (the socket's, never a forwarded header), e.g. "127.0.0.1". */
+  remoteAddress: string;
 }
 
-/** Handler of a plugin route: return any JSON value (status 200), or throw a UserError. */
+/** What an `auth: 'plugin'` route gets: `user` only when the caller happens to be signed in. */
+export interface PluginAuthRouteRequest extends Omit<RouteRequest, 'user'> {
+  user?: RouteRequest['user'];
+}
+
+/**
+ * Handler of a plugin route: return any JSON value (status 200), a `rawResponse()` for another format, or
+ * throw a UserError.
+ */
 export type RouteHandler = (req: RouteRequest) => Promise<unknown> | unknown;
 
 /** Options of a plugin route. */
 export interface RouteOptions {
   /** Role needed (default: "operator" for GET, "technician" for anything else). */
   role?: Role;
+}
+
+/**
+ * A GET route that does its own authentication instead of the host's session check (e.g. a bearer token
+ * for a Prometheus scraper). The host still applies its headers and error shape; the route must refuse
+ * what it does not trust. See docs/SECURITY.md, "Plugin routes with their own authentication".
+ */
+export interface PluginAuthRouteOptions {
+  auth: 'plugin';
 }
 
 /** A CLI command handler: gets the remaining arguments; returns the process exit code. */
@@ -62,12 +82,16 @@ export interface PluginContext {
   extensionPoint<T>(ref: ExtensionPointRef<T>): ExtensionPoint<T>;
   /** Add a JSON route under `/api/ext/<pluginId>`; pattern like "/sticks" or "/backups/:name". */
   registerRoute(method: 'GET' | 'POST' | 'PUT' | 'DELETE', pattern: string, handler: RouteHandler, options?: RouteOptions): void;
+  /** A GET route under `/api/ext/<pluginId>` that checks its callers itself (no session needed). */
+  registerRoute(method: 'GET', pattern: string, handler: (req: PluginAuthRouteRequest) => Promise<unknown> | unknown, options: PluginAuthRouteOptions): void;
   /** Implement a CLI command declared in the manifest. */
   registerCommand(commandId: string, handler: CommandHandler): void;
   /**
    * Register a cleanup to run when the plugin is deactivated (reverse order of registration).
    */
   onDispose(dispose: () => void | Promise<void>): void;
+  /** Read-only view of the host: plugins and their states, job history and job-finished events. */
+  readonly host: HostView;
   /** Ask the host to restart itself (the update plugin uses it after switching releases). */
   requestRestart(reason: string): void;
 }

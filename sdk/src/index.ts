@@ -7,6 +7,8 @@ export * from './settings.js';
 export * from './actions.js';
 export * from './extension-point.js';
 export * from './context.js';
+export * from './host-view.js';
+export * from './route-response.js';
 export * from './tokens.js';
 export * from './plugin.js';
 export * from './fs.js';

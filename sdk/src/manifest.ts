@@ -146,6 +146,12 @@ export interface PluginManifest {
   /** Other plugins this one needs, by id, with semver ranges. */
   dependencies?: Record<string, string>;
   /**
+   * Plugins this one works with when they are there, by id, with semver ranges (e.g. `{ "metrics": "^1.0.0" }`
+   * to contribute gauges). Activated before this one when usable; missing, disabled, failed or out of range is
+   * no problem (a contribution to its extension point then goes nowhere). Never enabled with this one.
+   */
+  optionalDependencies?: Record<string, string>;
+  /**
    * When to activate: "onStartup", "onAction:<id>", "onPanel:<id>", "onSchedule:<id>",
    * "onExtensionPoint:<id>", "onCommand:<id>", "onRoute" (its /api/ext routes). Default ["onStartup"].
    */
@@ -181,6 +187,11 @@ export const manifestSchema = {
     },
     main: { type: 'string', minLength: 1 },
     dependencies: {
+      type: 'object',
+      propertyNames: { pattern: idPattern },
+      additionalProperties: { type: 'string', minLength: 1 },
+    },
+    optionalDependencies: {
       type: 'object',
       propertyNames: { pattern: idPattern },
       additionalProperties: { type: 'string', minLength: 1 },

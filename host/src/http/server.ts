@@ -321,8 +321,21 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   app.use(async (ctx, next) => {
     const m = /^\/api\/ext\/([a-z][a-z0-9-]*)(\/.*)?$/.exec(ctx.path);
     if (!m) return next();
-    (ctx.state as State).authorize('operator');
     const id = m[1];
+    // Routes with their own authentication (auth: 'plugin', GET only) of an already active plugin are
+    // tried first; nobody without a session can activate a plugin or reach its other routes.
+    const pub = k.plugins.get(id)?.state === 'active' ? k.plugins.get(id)?.publicRouter : undefined;
+    if (pub && ctx.method === 'GET') {
+      const original = ctx.path;
+      ctx.path = m[2] ?? '/';
+      try {
+        await pub.routes()(ctx as never, async () => {});
+      } finally {
+        ctx.path = original;
+      }
+      if (ctx.status !== 404 || ctx.body) return;
+    }
+    (ctx.state as State).authorize('operator');
     const rec = k.plugins.get(id);
     if (!k.plugins.usable(rec)) throw new UserError(`Das Plugin „${id}“ ist nicht aktiv.`, { code: 'plugin.unavailable', status: 404 });
     await k.plugins.activate(id); // lazy plugins ("onRoute") start with their first request

@@ -2,11 +2,11 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  UserError, isUserError, type ActionContribution, type ActionResult, type JobContext, type JobTrigger, type Logger,
+  UserError, isUserError, type ActionContribution, type ActionResult, type JobContext, type JobTrigger, type Logger, type JobInfo,
 } from 'kassenwart/sdk';
 import type { StateDb } from '../state/db.js';
 import { FileLock } from '../state/file-lock.js';
-import type { PluginManager } from '../plugins/manager.js';
+import type { JobSource, PluginManager } from '../plugins/manager.js';
 import { createLogger } from '../log.js';
 import type { PluginActivity } from '../plugins/activity.js';
 
@@ -280,4 +280,24 @@ export class JobRunner {
       actionId ? [actionId, limit] : [limit]);
     return rows.map((r) => this.running.get(String(r.id))?.view ?? this.fromRow(r)).map((v) => ({ ...v }));
   }
+}
+
+/** A job as `PluginContext.host` shows it to plugins (no log, no user name). */
+export function jobInfo(v: JobView): JobInfo {
+  return {
+    id: v.id, actionId: v.actionId, plugin: v.plugin, state: v.state, trigger: v.trigger, startedAt: v.startedAt,
+    finishedAt: v.finishedAt, durationMs: v.durationMs, message: v.message, details: v.result?.details, errorCode: v.error?.code,
+  };
+}
+
+/** The read-only job history and finish events for the plugins' host view. */
+export function jobSource(jobs: JobRunner): JobSource {
+  return {
+    history: async (limit, actionId) => (await jobs.history(limit, actionId)).map(jobInfo),
+    onFinished: (listener) => {
+      const h = (v: JobView) => listener(jobInfo(v));
+      jobs.events.on('finished', h);
+      return () => { jobs.events.off('finished', h); };
+    },
+  };
 }

@@ -7,7 +7,7 @@ import type { DependencyContainer } from 'tsyringe';
 import {
   TOKENS, UserError, type ActionContribution, type Logger, type PanelContribution, type Plugin, type PluginClass,
   type PluginContext, type PluginManifest, type ScheduleContribution, type SettingsView, type SettingsReader,
-  type ExtensionPointRef, type Role,
+  type ExtensionPointRef, type Role, type HostView, type JobInfo, type PluginInfo, isRawResponse,
 } from 'kassenwart/sdk';
 import { createLogger } from '../log.js';
 import type { StateDb } from '../state/db.js';
@@ -39,7 +39,14 @@ export interface PluginManagerOptions {
 export interface RouteEntry {
   method: string;
   pattern: string;
-  role: Role;
+  /** "plugin" = the route checks its callers itself (auth: 'plugin'). */
+  role: Role | 'plugin';
+}
+
+/** Where the host view of plugins reads jobs from (the JobRunner, attached after construction). */
+export interface JobSource {
+  history(limit: number, actionId?: string): Promise<JobInfo[]>;
+  onFinished(listener: (job: JobInfo) => void): () => void;
 }
 
 function timeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
@@ -74,6 +81,21 @@ export class PluginManager {
   private readonly happened = new Set<string>();
 
   constructor(private readonly o: PluginManagerOptions) {}
+
+  private jobSource: JobSource | undefined;
+
+  /** Connects the job history and job events that `PluginContext.host` offers plugins. */
+  attachJobs(source: JobSource): void {
+    this.jobSource = source;
+  }
+
+  /** What `PluginContext.host.plugins()` returns. */
+  pluginInfos(): PluginInfo[] {
+    return this.list().map((r) => ({
+      id: r.id, displayName: r.manifest?.displayName ?? r.id, version: r.manifest?.version, builtin: r.builtin,
+      state: r.state === 'activating' ? 'inactive' : r.state, reasons: [...r.reasons],
+    }));
+  }
 
   private readonly knownDirs = new Set<string>();
 
@@ -312,6 +334,13 @@ export class PluginManager {
           throw new Error(`Benötigtes Plugin „${dep}“ konnte nicht aktiviert werden.`);
         }
       }
+      // Optional dependencies come first when they can; if not, this plugin runs without them.
+      for (const [dep, range] of Object.entries(m.optionalDependencies ?? {})) {
+        const d = this.records.get(dep);
+        if (!this.usable(d) || !semver.satisfies(d.manifest.version, range, { includePrerelease: true })) continue;
+        if (d.state === 'activating') continue; // two plugins optional to each other: no deadlock, the other runs without
+        await this.activate(dep).catch(() => this.log.warn(`plugin ${r.id}: optional dependency ${dep} could not be activated`));
+      }
       if (m.main) {
         leave = this.o.activity?.load(r.id, r.builtin, 'activate');
         const limit = this.o.activationTimeoutMs ?? 10_000;
@@ -429,30 +458,41 @@ export class PluginManager {
       extensionPoint: <T>(ref: ExtensionPointRef<T>) => {
         const owner = this.extensionPoints.ownerOf(ref.id);
         if (!owner) throw new Error(`Erweiterungspunkt „${ref.id}“ gibt es nicht (Plugin deaktiviert?).`);
-        if (owner !== r.id && !(owner in (m.dependencies ?? {}))) {
+        if (owner !== r.id && !(owner in (m.dependencies ?? {})) && !(owner in (m.optionalDependencies ?? {}))) {
           throw new Error(`Erweiterungspunkt „${ref.id}“ gehört „${owner}“: dafür „dependencies“: { "${owner}": … } im Manifest angeben.`);
         }
         return this.extensionPoints.viewFor<T>(ref.id, r.id, (d) => r.disposers.push(d));
       },
-      registerRoute: (method, pattern, handler, options) => {
-        r.router ??= new Router({ sensitive: true, strict: true }); // one canonical spelling per route (docs/API.md)
+      registerRoute: (method: 'GET' | 'POST' | 'PUT' | 'DELETE', pattern: string, handler: (req: never) => unknown, options?: { role?: Role; auth?: 'plugin' }) => {
+        const own = options?.auth === 'plugin';
+        if (own && method !== 'GET') throw new Error(`Route ${pattern}: auth 'plugin' gibt es nur für GET.`);
+        // One canonical spelling per route (docs/API.md). Own-auth routes live in a router of their own that the
+        // host consults before its session check.
+        const strictRouter = () => new Router({ sensitive: true, strict: true });
+        const router = own ? (r.publicRouter ??= strictRouter()) : (r.router ??= strictRouter());
+        const listed = (r.router ??= strictRouter()) as Router & { kwRoutes?: RouteEntry[] };
         const role: Role = options?.role ?? (method === 'GET' ? 'operator' : 'technician');
-        const entry = { method, pattern, role };
-        (r.router as Router & { kwRoutes?: RouteEntry[] }).kwRoutes ??= [];
-        (r.router as Router & { kwRoutes?: RouteEntry[] }).kwRoutes!.push(entry);
-        r.router.register(pattern, [method], async (ctx) => {
-          (ctx.state as { kwRouteRole?: Role }).kwRouteRole = role;
-          const auth = (ctx.state as { authorize?: (role: Role) => { name: string; role: Role } }).authorize;
-          const user = auth ? auth(role) : { name: 'system', role: 'technician' as Role };
+        (listed.kwRoutes ??= []).push({ method, pattern, role: own ? 'plugin' : role });
+        router.register(pattern, [method], async (ctx) => {
+          const state = ctx.state as { kwRouteRole?: Role; authorize?: (role: Role) => { name: string; role: Role }; session?: { user: { name: string; role: Role } } };
+          state.kwRouteRole = role;
+          const user = own ? state.session?.user : state.authorize ? state.authorize(role) : { name: 'system', role: 'technician' as Role };
           const done = this.o.activity?.run(r.id, r.builtin);
           let body: unknown;
           try {
-            body = await handler({
+            body = await (handler as (req: unknown) => unknown)({
               path: ctx.path, params: { ...(ctx.params as Record<string, string>) }, query: ctx.query as Record<string, string>,
-              body: (ctx.request as { body?: unknown }).body, user, headers: ctx.headers,
+              body: (ctx.request as { body?: unknown }).body, user, headers: ctx.headers, remoteAddress: ctx.socket.remoteAddress ?? '',
             });
           } finally {
             done?.();
+          }
+          if (isRawResponse(body)) {
+            ctx.status = body.status;
+            for (const [k, v] of Object.entries(body.headers)) ctx.set(k, v);
+            ctx.type = body.contentType;
+            ctx.body = typeof body.body === 'string' ? body.body : Buffer.from(body.body);
+            return;
           }
           ctx.body = body === undefined ? { ok: true } : body;
         });
@@ -462,9 +502,25 @@ export class PluginManager {
         r.commands.set(id, handler);
       },
       onDispose: (d) => { r.disposers.push(d); },
+      host: this.hostViewFor(r),
       requestRestart: (reason) => {
         if (!this.o.requestRestart) throw new Error('Neustart ist in diesem Modus nicht möglich.');
         this.o.requestRestart(reason);
+      },
+    };
+  }
+
+  private hostViewFor(r: PluginRecord): HostView {
+    return {
+      plugins: () => this.pluginInfos(),
+      jobs: async (o) => this.jobSource ? this.jobSource.history(Math.min(500, Math.max(1, o?.limit ?? 50)), o?.actionId) : [],
+      onJobFinished: (listener) => {
+        if (!this.jobSource) return () => {};
+        const off = this.jobSource.onFinished((job) => {
+          try { listener(job); } catch (e) { this.log.warn(`plugin ${r.id}: job listener failed: ${reasonOf(e)}`); }
+        });
+        r.disposers.push(off);
+        return off;
       },
     };
   }
@@ -482,6 +538,7 @@ export class PluginManager {
     r.handlers.clear();
     r.commands.clear();
     r.router = undefined;
+    r.publicRouter = undefined;
     r.instance = undefined;
     r.container?.dispose?.();
     r.container = undefined;

@@ -113,6 +113,11 @@ async function semanticErrors(dir: string, m: PluginManifest, hostVersion: strin
     if (dep === m.id) errors.push('Ein Plugin kann nicht von sich selbst abhängen.');
     if (!semver.validRange(range)) errors.push(`Abhängigkeit „${dep}“: „${range}“ ist kein gültiger Versionsbereich.`);
   }
+  for (const [dep, range] of Object.entries(m.optionalDependencies ?? {})) {
+    if (dep === m.id) errors.push('Ein Plugin kann nicht optional von sich selbst abhängen.');
+    if (dep in (m.dependencies ?? {})) errors.push(`„${dep}“ steht in dependencies und optionalDependencies; bitte nur einmal angeben.`);
+    if (!semver.validRange(range)) errors.push(`Optionale Abhängigkeit „${dep}“: „${range}“ ist kein gültiger Versionsbereich.`);
+  }
   const c = m.contributes ?? {};
   const mainNeeded = (c.actions?.length ?? 0) > 0 || (c.commands?.length ?? 0) > 0;
   if (m.main !== undefined) {

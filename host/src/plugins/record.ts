@@ -31,5 +31,7 @@ export interface PluginRecord {
   handlers: Map<string, ActionHandler>;
   commands: Map<string, CommandHandler>;
   router?: Router;
+  /** Routes with `auth: 'plugin'` (checked before the host's session check). */
+  publicRouter?: Router;
   activation?: Promise<void>;
 }

@@ -114,6 +114,11 @@ export interface BackupTarget {
   id: string;
   /** German name shown to the operator ("USB-Stick", "FTP-Server"). */
   displayName: string;
+  /**
+   * True when copies leave the salon (FTP server, cloud storage); a USB stick in the POS server is not
+   * off-site. Monitoring alerts when no off-site copy is fresh on an installation that uses such a target.
+   */
+  offsite?: boolean;
   /** Optional JSON schema of the target's own settings (informational; real settings live in the manifest). */
   settingsSchema?: Record<string, SettingSchema>;
   /** Whether a send should happen now, and if not, why (never throws for expected states). */

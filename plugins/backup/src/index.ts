@@ -8,6 +8,8 @@ import { createFtpTarget } from './ftp/target.js';
 import { BackupService } from './service.js';
 import { updateGuardsExtensionPoint } from 'kassenwart/plugins/update/api';
 import { createUpdateGuard } from './update-guard.js';
+import { contributeMetrics } from 'kassenwart/plugins/metrics/api';
+import { backupCollector } from './metrics.js';
 
 @injectable()
 export default class BackupPlugin implements Plugin {
@@ -52,8 +54,15 @@ export default class BackupPlugin implements Plugin {
     ctx.extensionPoint(backupRestorerExtensionPoint).register({
       restoreFile: (path, options, job) => service.restoreFile(path, options.label, options.expectSha256 ? { gzSha256: options.expectSha256 } : {}, job),
     });
-    ctx.extensionPoint(updateGuardsExtensionPoint).register(createUpdateGuard(service, ctx.logger));
+    // The safety backup before a register update: update is an optional dependency, so that disabling updates
+    // never disables backups (without it there is simply no register update to guard).
+    let guards;
+    try { guards = ctx.extensionPoint(updateGuardsExtensionPoint); } catch (e) {
+      ctx.logger.debug(`update not available, no update guard: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    guards?.register(createUpdateGuard(service, ctx.logger));
 
     ctx.registerRoute('GET', '/status', (req) => service.status(req.user));
+    contributeMetrics(ctx, backupCollector(ctx, service, () => ctx.extensionPoint(backupTargetsExtensionPoint).all()));
   }
 }

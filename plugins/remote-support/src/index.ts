@@ -7,6 +7,8 @@ import { inject, injectable, TOKENS, UserError } from 'kassenwart/sdk';
 import type { CommandIO, JobContext, Plugin, PluginContext, SettingsView } from 'kassenwart/sdk';
 import { applyRustDeskServer, getRustDeskId, locateRustDesk, setRustDeskPassword } from './rustdesk.js';
 import { collectStatus, type RemoteSupportStatus, type StatusSettings } from './status.js';
+import { contributeMetrics } from 'kassenwart/plugins/metrics/api';
+import { remoteSupportCollector } from './metrics.js';
 
 export { checkClient, clientHintsFromNavigator } from './client-os.js';
 export type { ClientCheck, ClientHints } from './client-os.js';
@@ -55,6 +57,7 @@ export default class RemoteSupportPlugin implements Plugin {
     }, { role: 'operator' });
 
     ctx.registerCommand('rustdesk', (args, io) => this.command(args, io));
+    contributeMetrics(ctx, remoteSupportCollector(this.settings));
 
     ctx.registerAction(ACTIONS.setPassword, async (job: JobContext) => {
       const s = readSettings(this.settings);

@@ -12,6 +12,8 @@ import { historyView } from './history.js';
 import { updateGuardsExtensionPoint } from './api.js';
 import { configureRegister, type AdapterConfig } from './register/adapter.js';
 import { RegisterUpdater } from './register/updater.js';
+import { contributeMetrics } from 'kassenwart/plugins/metrics/api';
+import { updateCollector } from './metrics.js';
 
 export { Updater } from './updater.js';
 
@@ -115,6 +117,7 @@ export default class UpdatePlugin implements Plugin {
       return historyView(await this.updater.store.loadReconciled(), this.ctx.hostVersion, register);
     });
     this.ctx.registerCommand('release', (args, io) => releaseCommand(args, io, packageRoot(this.ctx.pluginDir)));
+    contributeMetrics(this.ctx, updateCollector(this.ctx, this.updater.store));
   }
 
   private async check(job: JobContext): Promise<ActionResult> {

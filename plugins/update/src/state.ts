@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from 'kassenwart/sdk';
-import type { SeenIndex } from './feed.js';
+import type { ReleaseEntry, SeenIndex } from './feed.js';
 import { readJson, resultPath, journalPath, type SwitchResult, type SwitchJournal } from './releases.js';
 
 /** Notes of one release contained in an installed update. */
@@ -45,6 +45,8 @@ export interface UpdateState {
   lastCheck?: LastCheck;
   /** When the last check of all components succeeded (the monthly reminder counts from here). */
   lastSuccessAt?: string;
+  /** Every release of the newest verified index (for monitoring: how long this installation is outdated). */
+  releasesSeen?: Pick<ReleaseEntry, 'version' | 'channel' | 'date'>[];
   history: HistoryEntry[];
 }
 

@@ -128,6 +128,7 @@ export class Updater {
     const sigText = Buffer.from(await fetchBytes(url + '.sig', job.signal)).toString('utf8');
     const { index, seen } = verifyIndex(indexBytes, sigText, keys, { lastSeen: state.lastSeen });
     state.lastSeen = seen;
+    state.releasesSeen = index.releases.map(({ version, channel, date }) => ({ version, channel, date }));
     await this.store.save(state);
 
     const running = await this.installedVersion();

@@ -176,6 +176,7 @@ export function createFtpTarget(ctx: Pick<PluginContext, 'settings' | 'logger'>,
   const target: BackupTarget = {
     id: FTP_TARGET_ID,
     displayName: 'FTP-Server',
+    offsite: true,
 
     async availability(): Promise<Availability> {
       const r = readFtpSettings(ctx.settings);
