@@ -410,6 +410,11 @@ export class BackupService {
 
     job.progress(5, 'Gewählte Sicherung wird geprüft …');
     const m = chosen.manifest;
+    // A manifest that is there but does not fit the file (another size, unreadable) means the file was
+    // changed or swapped after it was made: never restore it as if it had no manifest.
+    if (!m && (await stat(chosen.path + '.json').then(() => true, () => false))) {
+      throw new VerifyError('Die Sicherungsdatei passt nicht zu ihrem Prüfprotokoll (Größe stimmt nicht): sie wurde verändert oder ausgetauscht.');
+    }
     const verified = await verifyBackupFile(chosen.path, m ? { gzSha256: m.sha256, rawSha256: m.rawSha256, rawBytes: m.rawBytes, counts: m.counts } : {}, job.signal);
 
     let safety: string | undefined;
