@@ -24,7 +24,7 @@ export default {
   timeoutFactor: 3,
   // one child process per run, recycled now and then (servers the specs start are stopped by their own hooks)
   maxTestRunnerReuse: 200,
-  reporters: ['clear-text', 'html', 'json'],
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
   thresholds: { high: 90, low: 80 },
   warnings: { slow: false },
 };
