@@ -41,7 +41,7 @@ const MODULES = {
   'ftp-names': {
     what: 'which FTP file names retention may delete (small: the smoke module of the normal test suite)',
     mutate: () => ['plugins/backup/dist/src/ftp/names.js'],
-    spec: ['test/backup/dist/ftp-units.test.js'],
+    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-names.test.js'],
   },
   'host-access': {
     what: 'access control and CSRF: session/CSRF/role middleware, role of each route, per-setting and per-action roles, plugin routes',
@@ -92,7 +92,7 @@ const MODULES = {
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
     mutate: () => ['plugins/backup/dist/src/ftp/connection.js', 'plugins/backup/dist/src/ftp/settings.js'],
-    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-data-pin.test.js', 'test/backup/dist/ftp.test.js'],
+    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-data-pin.test.js', 'test/backup/dist/ftp.test.js', 'test/backup/dist/ftp-names.test.js'],
   },
 };
 
