@@ -6,6 +6,7 @@
 //   npm run mutation -- --smoke           the small smoke module only (part of the normal test suite)
 //   npm run mutation -- usb-writer ftp-tls    only these modules
 //   npm run mutation -- --list            the modules and what they mutate
+//   npm run mutation -- --survivors NAME  the mutants the last run of NAME left alive
 //
 // Reports: reports/mutation/<module>/index.html (+ mutation.json); a summary table at the end, and
 // reports/mutation/summary.json. Exit code 1 when a module scores below its threshold (default 80 %).
@@ -101,6 +102,22 @@ const MODULES = {
 const args = process.argv.slice(2);
 if (args.includes('--list')) {
   for (const [name, m] of Object.entries(MODULES)) console.log(`${name.padEnd(18)} ${m.what}\n${' '.repeat(19)}mutate: ${m.mutate().join(', ')}\n${' '.repeat(19)}specs:  ${m.spec.join(', ')}`);
+  process.exit(0);
+}
+if (args.includes('--survivors')) {
+  // the mutants a finished run left alive, from its JSON report: file:line, mutator, original → replacement
+  for (const name of args.filter((a) => !a.startsWith('--'))) {
+    const report = JSON.parse(readFileSync(join(ROOT, 'reports', 'mutation', name, 'mutation.json'), 'utf8'));
+    console.log(`== ${name}`);
+    for (const [file, f] of Object.entries(report.files)) {
+      const lines = f.source.split('\n');
+      for (const m of f.mutants.filter((x) => x.status === 'Survived' || x.status === 'NoCoverage')) {
+        const l = m.location.start;
+        const original = lines[l.line - 1].slice(l.column - 1, m.location.end.line === l.line ? m.location.end.column - 1 : undefined).trim();
+        console.log(`${file}:${l.line} ${m.status} ${m.mutatorName}: ${original.slice(0, 80)} → ${String(m.replacement).slice(0, 80)}`);
+      }
+    }
+  }
   process.exit(0);
 }
 const smoke = args.includes('--smoke');

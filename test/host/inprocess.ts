@@ -22,7 +22,10 @@ export async function startInProcessHost(o: {
   enable?: string[];
   users?: { name: string; password: string; role: 'operator' | 'technician' }[];
 }): Promise<InProcessHost> {
-  process.env.KASSENWART_LOG ??= 'error'; // the host's log lines would interleave with mocha's report
+  // the host's log lines would interleave with mocha's report; restored by close() (mocha runs one file at a time)
+  const logLevel = process.env.KASSENWART_LOG;
+  process.env.KASSENWART_LOG ??= 'error';
+  const restoreLog = () => { if (logLevel === undefined) delete process.env.KASSENWART_LOG; else process.env.KASSENWART_LOG = logLevel; };
   const dataDir = await tempDir('kw-inproc-');
   const builtinDir = await tempDir('kw-inproc-builtin-');
   const kernel = await Kernel.open({ dataDir, builtinDir, pluginDirs: o.pluginDirs, serving: true });
@@ -41,6 +44,7 @@ export async function startInProcessHost(o: {
     await kernel.close();
     await removeDir(dataDir);
     await removeDir(builtinDir);
+    restoreLog();
     throw e;
   }
   const port = (server.address() as { port: number }).port;
@@ -54,6 +58,7 @@ export async function startInProcessHost(o: {
       await kernel.close();
       await removeDir(dataDir);
       await removeDir(builtinDir);
+      restoreLog();
     },
   };
 }
