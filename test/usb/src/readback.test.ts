@@ -3,6 +3,8 @@
  * file system (python3-fusepy over the kernel's FUSE) that stores writes faithfully in a backing folder but
  * returns byte 1000 of every file with its lowest bit flipped when it is read — like a worn flash cell. Without the
  * read-back the writer would rename the bad copy to the final name and write a checksum file for it.
+ * The same stick also fails on purpose for file names containing "erofs", "eacces", "eperm" (refused at
+ * create) or "eio", "enospc" (refused at write), so each errno the writer translates comes from the kernel.
  * Root only (mounting FUSE needs /dev/fuse).
  */
 import { expect } from 'chai';
@@ -37,6 +39,10 @@ class BadStick(Operations):
         st = os.statvfs(self._p(path))
         return {k: getattr(st, k) for k in ('f_bavail', 'f_bfree', 'f_blocks', 'f_bsize', 'f_favail', 'f_ffree', 'f_files', 'f_flag', 'f_frsize', 'f_namemax')}
     def create(self, path, mode, fi=None):
+        # a stick that refuses new files the way the kernel reports it, chosen by the file's name
+        for word, code in (('erofs', errno.EROFS), ('eacces', errno.EACCES), ('eperm', errno.EPERM)):
+            if word in path:
+                raise FuseOSError(code)
         return os.open(self._p(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     def open(self, path, flags):
         return os.open(self._p(path), flags)
@@ -47,6 +53,9 @@ class BadStick(Operations):
             data[BAD_OFFSET - offset] ^= 1
         return bytes(data)
     def write(self, path, data, offset, fh):
+        for word, code in (('eio', errno.EIO), ('enospc', errno.ENOSPC)):
+            if word in path:
+                raise FuseOSError(code)
         os.lseek(fh, offset, os.SEEK_SET)
         return os.write(fh, data)
     def truncate(self, path, length, fh=None):
@@ -142,6 +151,34 @@ describe('usb: a stick that returns other bytes than were written (real FUSE fil
     expect(e.hint).to.contain('anderen USB-Stick');
     // nothing left: not the final name, not the checksum file, not the temporary copy
     expect(await readdir(stick)).to.deep.equal([]);
+    expect(await readdir(backing)).to.deep.equal([]);
+  });
+
+  const FAILURES: [string, string, string, string][] = [
+    ['erofs', 'usb.readonly', 'Der USB-Stick unter {dir} ist schreibgeschützt.', 'Prüfen Sie den Schreibschutz-Schalter am USB-Stick.'],
+    ['eacces', 'usb.permission', 'Keine Schreibrechte auf dem USB-Stick unter {dir}.', 'Wenden Sie sich an den Support: der Stick muss für Kassenwart beschreibbar eingehängt sein.'],
+    ['eperm', 'usb.permission', 'Keine Schreibrechte auf dem USB-Stick unter {dir}.', 'Wenden Sie sich an den Support: der Stick muss für Kassenwart beschreibbar eingehängt sein.'],
+    ['eio', 'usb.io', 'Schreibfehler auf dem USB-Stick unter {dir}.', 'Ziehen Sie den USB-Stick ab, stecken Sie ihn wieder ein oder verwenden Sie einen anderen USB-Stick.'],
+  ];
+  for (const [word, code, message, hint] of FAILURES) {
+    it(`translates the kernel's ${word.toUpperCase()} from the stick into a German message (${code}), leaving nothing behind`, async () => {
+      const local = join(dir, 'local');
+      await mkdir(local, { recursive: true });
+      const file = await makeBackupFile(local, `kasse-${word}.sqlite.gz`, 64 * 1024);
+      const e = await rejection(writeBackup({ dir: stick, file, keep: 5 }));
+      expect([e.name, e.code, e.message, e.hint]).to.deep.equal(['UserError', code, message.replace('{dir}', stick), hint]);
+      expect(await readdir(backing)).to.deep.equal([]);
+    });
+  }
+
+  it('translates a full stick at write time (ENOSPC) into "zu wenig Platz", leaving nothing behind', async () => {
+    const local = join(dir, 'local');
+    await mkdir(local, { recursive: true });
+    const file = await makeBackupFile(local, 'kasse-enospc.sqlite.gz', 64 * 1024);
+    const e = await rejection(writeBackup({ dir: stick, file, keep: 5 }));
+    expect(e.code).to.equal('usb.space');
+    expect(e.message.startsWith(`Auf dem USB-Stick unter ${stick} ist zu wenig Platz: benötigt `), e.message).to.equal(true);
+    expect(e.message).to.not.contain('auch nach dem Löschen');
     expect(await readdir(backing)).to.deep.equal([]);
   });
 });
