@@ -13,7 +13,8 @@ export default {
   coverageAnalysis: 'perTest',
   mochaOptions: { 'no-config': true, 'no-package': true, 'no-opts': true, extension: ['js'] },
   // The tests are already built (npm run mutation builds first); the sandbox needs the dist folders, not the TS.
-  ignorePatterns: ['data', 'bench/out', 'test-output', 'reports', '.stryker-tmp', '**/*.tsbuildinfo'],
+  // (TypeScript sources and docs are not needed either: only compiled files run.)
+  ignorePatterns: ['data', 'bench', 'docs', 'test-output', 'reports', '.stryker-tmp', '**/*.tsbuildinfo', '**/*.ts'],
   tempDirName: '.stryker-tmp',
   // Stryker rewrites tsconfig.json in the sandbox with the TypeScript compiler API, which TypeScript 7 (the
   // native compiler) no longer has; nothing is compiled in the sandbox, so point it at a file that is not there.

@@ -119,6 +119,11 @@ describe('plugin manifests: each rule of readManifest (direct, real folders)', f
     expect(await errorsOf({ activationEvents: ['onPanel:nope'] })).to.deep.equal(['Aktivierungsereignis „onPanel:nope“: Panel gibt es nicht.']);
     expect(await errorsOf({ activationEvents: ['onSchedule:probe.nope'] })).to.deep.equal(['Aktivierungsereignis „onSchedule:probe.nope“: Zeitplan gibt es nicht.']);
     expect(await errorsOf({ activationEvents: ['onCommand:nope'] })).to.deep.equal(['Aktivierungsereignis „onCommand:nope“: Befehl gibt es nicht.']);
+    // another schedule or command of the same plugin does not make an unknown one known
+    expect(await errorsOf({
+      activationEvents: ['onSchedule:probe.nope', 'onCommand:nope'],
+      ...contributes({ actions: [{ id: 'probe.run', title: 'X' }], schedules: [{ id: 'probe.s', action: 'probe.run', cron: '0 7 * * *' }], commands: [{ id: 'probe', description: 'B' }] }),
+    })).to.deep.equal(['Aktivierungsereignis „onSchedule:probe.nope“: Zeitplan gibt es nicht.', 'Aktivierungsereignis „onCommand:nope“: Befehl gibt es nicht.']);
     expect(await errorsOf({ activationEvents: ['onStartup', 'onRoute', '*', 'onExtensionPoint:probe.x'] })).to.deep.equal([]);
   });
 
