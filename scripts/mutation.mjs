@@ -93,7 +93,7 @@ const MODULES = {
   'usb-writer': {
     what: 'the USB writer (verified copy, space, retention, FAT32 limits)',
     mutate: () => ['plugins/usb/dist/src/writer.js'],
-    spec: ['test/usb/dist/writer.test.js', 'test/usb/dist/readback.test.js', 'test/usb/dist/policy.test.js'],
+    spec: ['test/usb/dist/writer.test.js', 'test/usb/dist/writer-edges.test.js', 'test/usb/dist/readback.test.js', 'test/usb/dist/policy.test.js'],
   },
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",

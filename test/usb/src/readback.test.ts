@@ -179,6 +179,7 @@ describe('usb: a stick that returns other bytes than were written (real FUSE fil
     expect(e.code).to.equal('usb.space');
     expect(e.message.startsWith(`Auf dem USB-Stick unter ${stick} ist zu wenig Platz: benötigt `), e.message).to.equal(true);
     expect(e.message).to.not.contain('auch nach dem Löschen');
+    expect(e.message).to.match(/, frei [\d,]+ [kMG]?B\.$/);
     expect(await readdir(backing)).to.deep.equal([]);
   });
 });
