@@ -214,6 +214,42 @@ describe('host guarantees: an independent role table and CSRF for technician ses
     expect((await api('GET', '/api/settings/guarded')).body).to.deep.equal(settingsBefore);
   });
 
+  it('answers refusals and unknown targets with the German message and code, checks Origin and Sec-Fetch-Site, and takes only JSON at login', async function () {
+    const t = sessions.technician!;
+    const raw = (path: string, init: RequestInit) => fetch(host.url + path, init).then(async (r) => ({ status: r.status, body: await r.json() as { error?: { code: string; message: string } } }));
+    const anon = await raw('/api/plugins', {});
+    expect([anon.status, anon.body.error?.code, anon.body.error?.message]).to.deep.equal([401, 'auth.required', 'Bitte zuerst anmelden.']);
+    const anonPost = await raw('/api/ext/guarded/counter', { method: 'POST' });
+    expect([anonPost.status, anonPost.body.error?.code, anonPost.body.error?.message]).to.deep.equal([401, 'auth.required', 'Bitte zuerst anmelden.']);
+    const headers = (extra: Record<string, string> = {}) => ({ cookie: t.cookie, 'x-csrf-token': t.csrf, 'content-type': 'application/json', ...extra });
+    const before = await counter();
+    expect((await raw('/api/ext/guarded/counter', { method: 'POST', headers: headers({ origin: host.url }), body: '{}' })).status, 'same-host Origin').to.equal(200);
+    for (const site of ['same-origin', 'none']) expect((await raw('/api/ext/guarded/counter', { method: 'POST', headers: headers({ 'sec-fetch-site': site }), body: '{}' })).status, site).to.equal(200);
+    const other = await raw('/api/ext/guarded/counter', { method: 'POST', headers: headers({ origin: 'http://127.0.0.1:1' }), body: '{}' });
+    expect([other.status, other.body.error?.message]).to.deep.equal([403, 'Anfrage von einer fremden Seite abgelehnt (Herkunft passt nicht).']);
+    for (const site of ['cross-site', 'same-site']) {
+      const r = await raw('/api/ext/guarded/counter', { method: 'POST', headers: headers({ 'sec-fetch-site': site }), body: '{}' });
+      expect([r.status, r.body.error?.message], site).to.deep.equal([403, 'Anfrage von einer fremden Seite abgelehnt.']);
+    }
+    expect(await counter()).to.equal(before + 3);
+    const form = await raw('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=a&password=b' });
+    expect([form.status, form.body.error?.code, form.body.error?.message]).to.deep.equal([415, 'request.type', 'Anfrage muss JSON sein.']);
+    const expectError = async (method: string, path: string, body: unknown, status: number, code: string, message: string) => {
+      const r = await call(host.url, t, method, path, body);
+      expect([r.status, r.body?.error?.code, r.body?.error?.message], `${method} ${path}`).to.deep.equal([status, code, message]);
+    };
+    await expectError('PUT', '/api/settings/guarded', ['note'], 400, 'settings.body', 'Erwartet wird ein Objekt mit Einstellungen, z. B. {"mode": "D"}.');
+    await expectError('PUT', '/api/settings/nirgends', { a: 1 }, 404, 'settings.unknown', 'Das Plugin „nirgends“ hat keine Einstellungen.');
+    await expectError('POST', '/api/actions/guarded.nope', {}, 404, 'action.unknown', 'Die Aktion „guarded.nope“ gibt es nicht (oder ihr Plugin ist deaktiviert).');
+    await expectError('POST', '/api/jobs/no-such-job/cancel', {}, 404, 'job.unknown', 'Diesen Vorgang gibt es nicht.');
+    await expectError('GET', '/api/ext/nirgends/peek', undefined, 404, 'plugin.unavailable', 'Das Plugin „nirgends“ ist nicht aktiv.');
+    await expectError('GET', '/api/ext/spare/peek', undefined, 404, 'not-found', 'Das Plugin „spare“ bietet keine Schnittstellen an.');
+    await expectError('GET', '/api/ext/guarded/nope', undefined, 404, 'not-found', 'Die Adresse /api/ext/guarded/nope gibt es nicht.');
+    const op = sessions.operator!;
+    const r = await call(host.url, op, 'PUT', '/api/settings/guarded', { secret: 'x' });
+    expect([r.status, r.body?.error?.message]).to.deep.equal([403, 'Die Einstellung „secret“ darf nur ein Techniker ändern.']);
+  });
+
   it('the same technician session with its own token is allowed (the refusals above were CSRF only)', async function () {
     const r = TABLE.find((x) => x.path === '/api/ext/guarded/counter')!;
     const before = await counter();
