@@ -65,7 +65,7 @@ describe('plugin manifests', function () {
     expect((await host.api('GET', '/api/health')).body.ok).to.equal(true);
   });
 
-  it('runs no code of a plugin whose manifest is bad', async function () {
+  it('activates no plugin whose manifest is bad (its activate() log; code run at import: guarantees.test.ts)', async function () {
     const { readFile } = await import('node:fs/promises');
     const log = await readFile(`${host.dataDir}/lifecycle.log`, 'utf8');
     expect(log.trim().split('\n')).to.deep.equal(['activate good']);

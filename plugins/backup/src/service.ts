@@ -403,6 +403,11 @@ export class BackupService {
     const chosen = (await listBackups(this.backupDir)).find((b) => b.name === name);
     if (!chosen) throw new UserError(`Die Sicherung ${name} wurde im Sicherungsordner nicht gefunden.`, { code: 'backup.restore-missing' });
     const m = chosen.manifest;
+    // A manifest that is there but does not fit the file (another size, unreadable) means the file was
+    // changed or swapped after it was made: never restore it as if it had no manifest.
+    if (!m && (await stat(chosen.path + '.json').then(() => true, () => false))) {
+      throw new VerifyError('Die Sicherungsdatei passt nicht zu ihrem Prüfprotokoll (Größe stimmt nicht): sie wurde verändert oder ausgetauscht.');
+    }
     return this.restoreFile(chosen.path, name, m ? { gzSha256: m.sha256, rawSha256: m.rawSha256, rawBytes: m.rawBytes, counts: m.counts } : {}, job);
   }
 

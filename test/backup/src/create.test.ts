@@ -61,7 +61,7 @@ describe('backup: "Datensicherung" (service, real files)', function () {
     expect(await readdir(backups)).to.deep.equal([]);
   });
 
-  it('every backup taken while another process keeps committing holds a committed state and passes integrity_check', async () => {
+  it('every backup taken while another process (a python3 stand-in for the register) keeps committing holds a committed state and passes integrity_check', async () => {
     const live = join(dir, 'live', 'kasse.sqlite');
     await mkdir(join(dir, 'live'), { recursive: true });
     await copyFile(pos, live);
@@ -91,7 +91,7 @@ describe('backup: "Datensicherung" (service, real files)', function () {
     console.log(`      snapshot methods under a concurrent writer: ${methods.join(', ')}`);
   });
 
-  it('a database in WAL mode is backed up with its committed WAL content while the writer goes on', async () => {
+  it('a database in WAL mode is backed up with its committed WAL content while the writer (register stand-in) goes on', async () => {
     const live = join(dir, 'wal', 'kasse.sqlite');
     await mkdir(join(dir, 'wal'), { recursive: true });
     await copyFile(pos, live);

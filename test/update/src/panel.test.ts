@@ -7,7 +7,7 @@ import { makeHarness, type Harness } from './harness.js';
 
 const DAY = 86_400_000;
 
-describe('update: "Updatecheck" and the history panel in the admin UI (Chromium)', function () {
+describe('update: "Updatecheck" and the history panel in the admin UI (Chromium; packages built from stand-in release trees)', function () {
   this.timeout(300_000);
   let h: Harness;
   let host: TestHost | undefined;

@@ -33,7 +33,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   throw new Error(`timed out waiting for: ${what}`);
 }
 
-describe('update: switching releases through the real supervisor (kassenwart start)', function () {
+describe('update: switching releases through the real supervisor (kassenwart start), between stand-in release trees (a small bin/kassenwart.js that only answers /api/health)', function () {
   this.timeout(180_000);
   let h: Harness;
   let sup: Supervisor | undefined;

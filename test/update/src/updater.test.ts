@@ -19,7 +19,7 @@ async function writeStateDb(path: string): Promise<void> {
   db.close();
 }
 
-describe('update: check and prepare against a real HTTP update server', function () {
+describe('update: check and prepare against a real HTTP update server (packages built from stand-in release trees)', function () {
   this.timeout(60_000);
   let h: Harness;
   beforeEach(async () => { h = await makeHarness(); });

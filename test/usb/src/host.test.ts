@@ -28,7 +28,7 @@ async function clearGz(dir: string): Promise<void> {
   for (const n of await readdir(dir)) if (n.endsWith('.gz') || n.endsWith('.gz.sha256')) await rm(join(dir, n), { force: true });
 }
 
-describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32 image)', function () {
+describe('usb: end to end through "Backup an FTP" (real host, real vsftpd; the stick is a folder that a mount-table fixture maps to a real FAT32 image, which is never mounted)', function () {
   this.timeout(300_000);
   let ftp: FtpServer | undefined;
   let host: TestHost | undefined;
@@ -185,7 +185,7 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd, FAT32
     expect(now.body.values).to.include({ mode: 'X', path: usb0 });
   });
 
-  it('"Stick sicher entfernen" syncs and tells the operator the stick may be pulled out', async () => {
+  it('"Stick sicher entfernen" answers that the stick may be pulled out, and refuses without a stick (the flush itself is not observable here)', async () => {
     const job = await host!.runAction('usb.eject');
     expect(job.state, JSON.stringify(job.error)).to.equal('succeeded');
     expect(job.result!.message).to.equal(`Alle Daten sind auf den USB-Stick unter ${usb0} geschrieben. Sie können den USB-Stick jetzt abziehen.`);

@@ -60,7 +60,7 @@ describe('usb: the USB-Stick target', function () {
     expect(none.reason).to.contain(`Kein USB-Stick unter ${media}/usb3 eingehängt.`);
   });
 
-  it('sends a verified backup with progress in bytes and lists it', async () => {
+  it('sends a backup (location, size; the bytes are checked in writer.test.ts) with progress in bytes and lists it', async () => {
     const t = createUsbTarget(settingsOf({ mode: 'D', path: `${media}/usb0`, keep: 5 }), env);
     expect(await t.availability()).to.deep.equal({ available: true });
     const file = await makeBackupFile(dir, 'kasse-2026-11-29_07-00-00.sqlite.gz', 100_000);
@@ -71,7 +71,7 @@ describe('usb: the USB-Stick target', function () {
     expect((await t.list!()).map((b) => b.name)).to.deep.equal([file.name]);
   });
 
-  it('"Stick sicher entfernen" syncs a mounted stick and refuses when none is mounted', async () => {
+  it('"Stick sicher entfernen" answers for a stick in the mount table and refuses when none is mounted (the flush itself is not observable here)', async () => {
     expect(await ejectStick(`${media}/usb0`, env)).to.equal(
       `Alle Daten sind auf den USB-Stick unter ${media}/usb0 geschrieben. Sie können den USB-Stick jetzt abziehen.`);
     try {

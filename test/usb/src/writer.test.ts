@@ -36,7 +36,7 @@ describe('usb: writing a backup onto the stick', function () {
   });
   afterEach(() => removeDir(dir));
 
-  it('puts a verified copy and a sha256sum file on the stick, nothing else, with progress in bytes', async () => {
+  it('puts a copy with the right SHA-256 and a sha256sum file on the stick, nothing else, with progress in bytes (a failing read-back: readback.test.ts)', async () => {
     const file = await makeBackupFile(local, 'kasse-2026-11-29_07-00-00.sqlite.gz', 3 * 1024 * 1024 + 17, at(0));
     const progress: number[] = [];
     const r = await writeBackup({ dir: stick, file, keep: 5, progress: (b) => progress.push(b) });
@@ -180,7 +180,7 @@ describe('usb: sending the same backup again', function () {
   beforeEach(async () => { dir = await tempDir('kw-usb-again-'); });
   afterEach(() => removeDir(dir));
 
-  it('replaces it in place: still one verified copy, nothing else', async () => {
+  it('replaces it in place: still one copy with the right SHA-256, nothing else', async () => {
     const stick = join(dir, 'stick');
     await mkdir(stick);
     const file = await makeBackupFile(dir, 'kasse-2026-11-29_21-00-00.sqlite.gz', 50_000, at(0));

@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+// Mutation testing of the modules that carry Kassenwart's guarantees, one module at a time, each with only
+// the specs that cover it (StrykerJS 9 with its mocha runner; shared settings in stryker.config.mjs).
+//
+//   npm run mutation                      every module below, one after the other (builds first)
+//   npm run mutation -- --smoke           the small smoke module only (part of the normal test suite)
+//   npm run mutation -- usb-writer ftp-tls    only these modules
+//   npm run mutation -- --list            the modules and what they mutate
+//   npm run mutation -- --survivors NAME  the mutants the last run of NAME left alive
+//
+// Reports: reports/mutation/<module>/index.html (+ mutation.json); a summary table at the end, and
+// reports/mutation/summary.json. Exit code 1 when a module scores below its threshold (default 80 %).
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(ROOT);
+
+/** Line ranges of compiled file `file` between marker lines (`from` inclusive, `to` exclusive or end). */
+function between(file, from, to) {
+  const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+  const find = (text, start = 0) => {
+    const i = lines.findIndex((l, n) => n >= start && l.includes(text));
+    if (i < 0) throw new Error(`${file}: marker not found: ${text} (did the source change? update scripts/mutation.mjs)`);
+    return i;
+  };
+  const a = find(from);
+  const b = to ? find(to, a + 1) : lines.length;
+  return `${file}:${a + 1}-${b}`;
+}
+
+const SERVER = 'host/dist/http/server.js';
+
+/**
+ * The modules. `mutate`: compiled files (or file:line-line ranges) to mutate; `spec`: compiled specs that
+ * cover them (only specs that run the code in the test process can kill a mutant). Code a spec runs in a
+ * before() hook counts as "static" for Stryker and makes every mutant in it run the whole spec list, so
+ * each module lists its direct tests, not every spec that happens to pass through it.
+ */
+const MODULES = {
+  'ftp-names': {
+    what: 'which FTP file names retention may delete (small: the smoke module of the normal test suite)',
+    // the smoke run leaves out of the sandbox what its specs never load
+    sandboxSkip: ['host', 'examples', 'plugins/update', 'plugins/usb', 'plugins/remote-support',
+      'test/ui', 'test/update', 'test/usb', 'test/remote-support', 'test/examples', 'test/host'],
+    mutate: () => ['plugins/backup/dist/src/ftp/names.js'],
+    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-names.test.js'],
+  },
+  'host-access': {
+    what: 'access control and CSRF: session/CSRF/role middleware, role of each route, per-setting and per-action roles, plugin routes',
+    mutate: () => [
+      between(SERVER, 'const route = (method, path, role, handler)', '// ---- errors'),
+      between(SERVER, '// ---- session, CSRF and authorization', 'app.use(bodyParser'),
+      between(SERVER, '// ---- plugins', '// ---- actions and jobs'),
+      between(SERVER, "route('post', '/api/actions/:id'", "route('get', '/api/jobs'"),
+      between(SERVER, "route('post', '/api/jobs/:id/cancel'", "route('get', '/api/jobs/:id/events'"),
+      between(SERVER, "route('get', '/api/audit'", '// ---- static files'),
+      between('host/dist/auth/users.js', 'export function allows', '}'),
+    ],
+    spec: ['test/host/dist/guarantees.test.js'],
+  },
+  'host-auth': {
+    what: 'users, sessions, passwords, login lockout',
+    mutate: () => ['host/dist/auth/users.js', 'host/dist/auth/rate-limit.js', 'host/dist/auth/passwords.js'],
+    spec: ['test/host/dist/auth-units.test.js'],
+  },
+  'host-settings': {
+    what: 'settings validation (ajv, German messages, roles, secrets sealed)',
+    mutate: () => ['host/dist/settings/registry.js'],
+    spec: ['test/host/dist/settings-units.test.js'],
+  },
+  'host-manifest': {
+    what: 'plugin manifest loading (schema, semantic checks, paths)',
+    mutate: () => ['host/dist/plugins/manifest.js'],
+    spec: ['test/host/dist/manifest-units.test.js'],
+  },
+  'backup-verify': {
+    what: 'backup verification and restore',
+    mutate: () => [
+      'plugins/backup/dist/src/verify.js',
+      between('plugins/backup/dist/src/service.js', 'async restore(job)', 'async assertPosClosed('),
+    ],
+    spec: ['test/backup/dist/units.test.js', 'test/backup/dist/restore-swap.test.js', 'test/backup/dist/create.test.js'],
+  },
+  'update-signature': {
+    what: 'update feed signature (Ed25519) and hash checks',
+    mutate: () => ['plugins/update/dist/src/feed.js', between('plugins/update/dist/src/download.js', 'async function hashFile(', null)],
+    spec: ['test/update/dist/release.test.js', 'test/update/dist/updater.test.js'],
+  },
+  'usb-writer': {
+    what: 'the USB writer (verified copy, space, retention, FAT32 limits)',
+    mutate: () => ['plugins/usb/dist/src/writer.js'],
+    spec: ['test/usb/dist/writer.test.js', 'test/usb/dist/writer-edges.test.js', 'test/usb/dist/readback.test.js', 'test/usb/dist/policy.test.js'],
+  },
+  'ftp-tls': {
+    what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
+    mutate: () => ['plugins/backup/dist/src/ftp/connection.js', 'plugins/backup/dist/src/ftp/settings.js'],
+    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-data-pin.test.js', 'test/backup/dist/ftp.test.js'],
+  },
+};
+
+const args = process.argv.slice(2);
+if (args.includes('--list')) {
+  for (const [name, m] of Object.entries(MODULES)) console.log(`${name.padEnd(18)} ${m.what}\n${' '.repeat(19)}mutate: ${m.mutate().join(', ')}\n${' '.repeat(19)}specs:  ${m.spec.join(', ')}`);
+  process.exit(0);
+}
+if (args.includes('--survivors')) {
+  // the mutants a finished run left alive, from its JSON report: file:line, mutator, original → replacement
+  for (const name of args.filter((a) => !a.startsWith('--'))) {
+    const report = JSON.parse(readFileSync(join(ROOT, 'reports', 'mutation', name, 'mutation.json'), 'utf8'));
+    console.log(`== ${name}`);
+    for (const [file, f] of Object.entries(report.files)) {
+      const lines = f.source.split('\n');
+      for (const m of f.mutants.filter((x) => x.status === 'Survived' || x.status === 'NoCoverage')) {
+        const l = m.location.start;
+        const original = lines[l.line - 1].slice(l.column - 1, m.location.end.line === l.line ? m.location.end.column - 1 : undefined).trim();
+        console.log(`${file}:${l.line} ${m.status} ${m.mutatorName}: ${original.slice(0, 80)} → ${String(m.replacement).slice(0, 80)}`);
+      }
+    }
+  }
+  process.exit(0);
+}
+const smoke = args.includes('--smoke');
+const named = args.filter((a) => !a.startsWith('--'));
+for (const n of named) if (!MODULES[n]) { console.error(`Unknown module ${n}; known: ${Object.keys(MODULES).join(', ')}`); process.exit(2); }
+const selected = smoke ? ['ftp-names'] : named.length ? named : Object.keys(MODULES);
+const threshold = Number(process.env.KW_MUTATION_THRESHOLD ?? 80);
+
+if (!args.includes('--no-build')) {
+  const b = spawnSync('npx', ['tsc', '-b'], { stdio: 'inherit' });
+  if (b.status !== 0) process.exit(b.status ?? 1);
+}
+
+// mocha-runner 9 with mocha 12: see scripts/mocha12-compat.cjs (this process, and every worker Stryker forks)
+const COMPAT = join(ROOT, 'scripts', 'mocha12-compat.cjs');
+createRequire(import.meta.url)(COMPAT);
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require "${COMPAT}"`.trim();
+const { Stryker } = await import('@stryker-mutator/core');
+const base = (await import(join(ROOT, 'stryker.config.mjs'))).default;
+
+/** Mutation score as Stryker defines it: detected / (detected + undetected), invalid mutants left out. */
+function score(results) {
+  const count = (s) => results.filter((r) => r.status === s).length;
+  const detected = count('Killed') + count('Timeout');
+  const undetected = count('Survived') + count('NoCoverage');
+  return {
+    mutants: results.length, killed: count('Killed'), timeout: count('Timeout'), survived: count('Survived'),
+    noCoverage: count('NoCoverage'), errors: count('RuntimeError') + count('CompileError'), ignored: count('Ignored'),
+    score: detected + undetected ? Math.round((detected / (detected + undetected)) * 1000) / 10 : 100,
+  };
+}
+
+const summary = {};
+let failed = false;
+for (const name of selected) {
+  const m = MODULES[name];
+  const started = Date.now();
+  console.log(`\n=== mutation: ${name} — ${m.what}`);
+  const dir = join(ROOT, 'reports', 'mutation', name);
+  mkdirSync(dir, { recursive: true });
+  const options = {
+    ...base,
+    mutate: m.mutate(),
+    mochaOptions: { ...base.mochaOptions, spec: m.spec },
+    ...(m.sandboxSkip ? { ignorePatterns: [...base.ignorePatterns, ...m.sandboxSkip.map((p) => '/' + p)] } : {}),
+    htmlReporter: { fileName: join('reports', 'mutation', name, 'index.html') },
+    jsonReporter: { fileName: join('reports', 'mutation', name, 'mutation.json') },
+    // a smoke run stays quiet; a full run shows the surviving mutants in the terminal
+    reporters: smoke ? ['json'] : base.reporters,
+    clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: true },
+    logLevel: smoke ? 'warn' : 'info',
+    fileLogLevel: 'off',
+  };
+  let results;
+  try {
+    results = await new Stryker(options).runMutationTest();
+  } catch (e) {
+    console.error(`mutation run of ${name} failed: ${e?.stack ?? e}`);
+    summary[name] = { error: String(e?.message ?? e) };
+    failed = true;
+    continue;
+  }
+  const s = { ...score(results), minutes: Math.round((Date.now() - started) / 6000) / 10 };
+  summary[name] = s;
+  if (s.score < threshold) failed = true;
+  console.log(`=== ${name}: ${s.score} % (${s.killed} killed, ${s.timeout} timeout, ${s.survived} survived, ${s.noCoverage} no coverage) in ${s.minutes} min`);
+}
+
+mkdirSync(join(ROOT, 'reports', 'mutation'), { recursive: true });
+writeFileSync(join(ROOT, 'reports', 'mutation', smoke ? 'summary-smoke.json' : 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+console.log('\nmodule             score   killed timeout survived nocov  minutes');
+for (const [name, s] of Object.entries(summary)) {
+  if (s.error) { console.log(`${name.padEnd(18)} ERROR   ${s.error}`); continue; }
+  console.log(`${name.padEnd(18)} ${String(s.score).padStart(5)} % ${String(s.killed).padStart(6)} ${String(s.timeout).padStart(7)} ${String(s.survived).padStart(8)} ${String(s.noCoverage).padStart(5)}  ${s.minutes}`);
+}
+console.log(`threshold ${threshold} %: ${failed ? 'NOT reached by every module' : 'reached'}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,98 @@
+/**
+ * Restore of a swapped backup: under the name of the backup the technician chose lies another, perfectly
+ * valid backup (another moment's database, same tables, same row counts) — e.g. copied back from a stick
+ * under the wrong name. gunzip's CRC, SQLite's integrity check and the row counts all pass; only the
+ * checksums recorded in the backup's manifest can tell, and the restore must refuse it.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile, stat, writeFile, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { tempDir, removeDir } from '../../support/dist/tmp.js';
+import { generatePosDatabase } from '../../../plugins/backup/dist/src/posdb.js';
+import { makeService, testJob, withDb, dumpTables } from './helpers.js';
+import Database from 'better-sqlite3';
+
+/** `gz` (one gzip member, no optional header fields) padded to exactly `size` bytes with a header comment. */
+function padGzip(gz: Buffer, size: number): Buffer {
+  if (gz[3] !== 0) throw new Error('expected a gzip header without optional fields');
+  const pad = size - gz.length - 1; // comment bytes + its terminating zero
+  if (pad < 0) throw new Error(`the other backup is ${gz.length - size} bytes too large to pad`);
+  const header = Buffer.from(gz.subarray(0, 10));
+  header[3] = 0x10; // FCOMMENT
+  return Buffer.concat([header, Buffer.alloc(pad, 0x20), Buffer.from([0]), gz.subarray(10)]);
+}
+
+async function counts(gzOrDb: Buffer): Promise<Record<string, number>> {
+  return withDb(gzOrDb, (q) => {
+    const out: Record<string, number> = {};
+    for (const [t] of q("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")) {
+      out[String(t)] = Number(q(`SELECT count(*) FROM "${String(t)}"`)[0][0]);
+    }
+    return out;
+  });
+}
+
+describe('backup: restore refuses a swapped but valid backup (manifest checksums)', function () {
+  this.timeout(300_000);
+  let dir: string;
+  let pos: string;
+  let backups: string;
+  let service: ReturnType<typeof makeService>['service'];
+  let chosen: { name: string; path: string };
+  let other: { name: string; path: string };
+  let manifest: { size: number; sha256: string; rawSha256: string; rawBytes: number; counts: Record<string, number> };
+
+  before(async () => {
+    dir = await tempDir('kw-backup-swap-');
+    pos = join(dir, 'pos', 'kasse.sqlite');
+    await generatePosDatabase(pos, { sizeMb: 2, seed: 11 });
+    ({ service } = makeService(join(dir, 'data'), { posDatabasePath: pos }));
+    backups = join(dir, 'data', 'backups');
+    chosen = (await service.create(testJob())).backup;
+    manifest = JSON.parse(await readFile(chosen.path + '.json', 'utf8'));
+    // later that day: names change (same length: SQLite's upper() maps ASCII only), no row is added or removed
+    const db = new Database(pos);
+    db.prepare('UPDATE customers SET last_name=upper(last_name)').run();
+    db.close();
+    await new Promise((res) => setTimeout(res, 1100)); // a new second: its own name
+    other = (await service.create(testJob())).backup;
+  });
+  after(async () => { if (dir) await removeDir(dir); });
+
+  it('refuses a same-size swap that passes gunzip, integrity check, row counts and size: only the checksum can tell', async () => {
+    const otherRaw = gunzipSync(await readFile(other.path));
+    const swapped = padGzip(gzipSync(otherRaw, { level: 9 }), manifest.size);
+    // the swap is valid in every way except the checksums
+    expect(swapped.length).to.equal(manifest.size);
+    expect(gunzipSync(swapped).length).to.equal(manifest.rawBytes);
+    expect(await counts(swapped)).to.deep.equal(manifest.counts);
+    expect((await withDb(swapped, (q) => q('PRAGMA integrity_check')))[0][0]).to.equal('ok');
+    await writeFile(chosen.path, swapped);
+
+    const before = { mtime: (await stat(pos)).mtimeMs, tables: await dumpTables(pos), files: (await readdir(backups)).sort() };
+    let err: any;
+    try { await service.restore(testJob({ name: chosen.name })); } catch (e) { err = e; }
+    expect(err?.name).to.equal('UserError');
+    expect(err.code).to.equal('backup.verify');
+    expect(err.message).to.equal('Die Sicherungsdatei wurde verändert oder ist beschädigt (Prüfsumme stimmt nicht).');
+    // nothing changed: the POS database, and no safety backup was made
+    expect((await stat(pos)).mtimeMs).to.equal(before.mtime);
+    expect(await dumpTables(pos)).to.deep.equal(before.tables);
+    expect((await readdir(backups)).sort()).to.deep.equal(before.files);
+  });
+
+  it('refuses a swap of another size too (the manifest is not silently dropped)', async () => {
+    await copyFile(other.path, chosen.path);
+    expect((await stat(chosen.path)).size).to.not.equal(manifest.size);
+    const before = { mtime: (await stat(pos)).mtimeMs, files: (await readdir(backups)).sort() };
+    let err: any;
+    try { await service.restore(testJob({ name: chosen.name })); } catch (e) { err = e; }
+    expect(err?.name).to.equal('UserError');
+    expect(err.code).to.equal('backup.verify');
+    expect(err.message).to.equal('Die Sicherungsdatei passt nicht zu ihrem Prüfprotokoll (Größe stimmt nicht): sie wurde verändert oder ausgetauscht.');
+    expect((await stat(pos)).mtimeMs).to.equal(before.mtime);
+    expect((await readdir(backups)).sort()).to.deep.equal(before.files);
+  });
+});
