@@ -238,7 +238,8 @@ describe('host guarantees: an independent role table and CSRF for technician ses
       const r = await call(host.url, t, method, path, body);
       expect([r.status, r.body?.error?.code, r.body?.error?.message], `${method} ${path}`).to.deep.equal([status, code, message]);
     };
-    await expectError('PUT', '/api/settings/guarded', ['note'], 400, 'settings.body', 'Erwartet wird ein Objekt mit Einstellungen, z. B. {"mode": "D"}.');
+    // A JSON list is no settings object: refused by the body parser (host/src/http/body.ts) before the route.
+    await expectError('PUT', '/api/settings/guarded', ['note'], 400, 'request.body', 'Erwartet wird ein JSON-Objekt ({…}), nicht eine Liste.');
     await expectError('PUT', '/api/settings/nirgends', { a: 1 }, 404, 'settings.unknown', 'Das Plugin „nirgends“ hat keine Einstellungen.');
     await expectError('POST', '/api/actions/guarded.nope', {}, 404, 'action.unknown', 'Die Aktion „guarded.nope“ gibt es nicht (oder ihr Plugin ist deaktiviert).');
     await expectError('POST', '/api/jobs/no-such-job/cancel', {}, 404, 'job.unknown', 'Diesen Vorgang gibt es nicht.');
