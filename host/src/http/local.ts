@@ -80,9 +80,27 @@ export class LocalClient {
   constructor(readonly path: string) {}
 
   /** A client when a server answers for this data folder, else undefined (then the CLI works in-process). */
-  static async connect(dataDir: string): Promise<LocalClient | undefined> {
+  static async connect(dataDir: string, answerMs = Number(process.env.KASSENWART_LOCAL_TIMEOUT_MS ?? 5000)): Promise<LocalClient | undefined> {
     const path = socketPath(dataDir);
-    return (await probe(path)) ? new LocalClient(path) : undefined;
+    if (!(await probe(path))) return undefined;
+    // A socket that accepts is not yet a server that answers: a stopped or hung server (SIGSTOP, a blocked event
+    // loop) accepts in the kernel and never replies. Ask its health (any HTTP status counts, 503 while starting).
+    const client = new LocalClient(path);
+    const answered = await new Promise<boolean>((resolve) => {
+      const req = request({ socketPath: path, method: 'GET', path: '/api/health', headers: { host: 'localhost' }, timeout: answerMs }, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.once('timeout', () => { req.destroy(); resolve(false); });
+      req.once('error', () => resolve(false));
+      req.end();
+    });
+    if (!answered) {
+      process.stderr.write(`Der Server für diesen Datenordner antwortet nicht (seit ${Math.round(answerMs / 1000)} s); der Befehl läuft ohne ihn, `
+        + 'mit der Wartungssperre des Datenordners.\n');
+      return undefined;
+    }
+    return client;
   }
 
   private open(method: string, path: string, body?: unknown): Promise<IncomingMessage> {

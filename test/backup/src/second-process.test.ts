@@ -55,6 +55,9 @@ describe('backup: a second process does not touch the running backup', function 
     } finally {
       process.kill(serverPid, 'SIGCONT');
     }
+    // The stopped server accepts on its socket but never answers: the CLI says so and runs in-process, where
+    // the plugins' start-up (the cleanup) runs and the maintenance lock refuses the second backup.
+    expect(cli.out).to.match(/antwortet nicht/);
     expect(cli.status, cli.out).to.equal(4);
     expect(cli.out).to.match(/läuft bereits/);
     expect(serve.killed, 'a second serve was not refused:\n' + serve.out).to.equal(false);
