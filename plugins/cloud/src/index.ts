@@ -60,6 +60,8 @@ export default class CloudPlugin implements Plugin {
     return {
       id: CLOUD_TARGET_ID,
       displayName: 'Cloud-Kasse',
+      // Copies leave the salon: the metrics plugin reports the newest off-site copy's age from such targets.
+      offsite: true,
       async availability(): Promise<Availability> {
         const p = service.setupProblem();
         return p ? { available: false, kind: p.kind, reason: p.reason } : { available: true };
