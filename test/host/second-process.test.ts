@@ -156,7 +156,8 @@ describe('a scheduled run while the maintenance lock is held', function () {
 
   it('held by a second process (kassenwart action run on the CLI): the run waits for it, and a restart meanwhile still catches it up', async () => {
     const serverPid = await childPid(host);
-    const cli = second(host.dataDir, ['action', 'run', 'hold.wait', '--param', 'key=b']);
+    // KASSENWART_CLI_LOCAL: the CLI runs the action itself (not through the server), so another process holds the lock.
+    const cli = second(host.dataDir, ['action', 'run', 'hold.wait', '--param', 'key=b'], { KASSENWART_CLI_LOCAL: '1' });
     const holder = await until('the CLI holds the maintenance lock', async () => {
       const h = await readFile(join(host.dataDir, 'maintenance.lock'), 'utf8').then((t) => JSON.parse(t) as { pid: number }, () => undefined);
       return h && h.pid !== serverPid ? h : undefined;
@@ -184,7 +185,8 @@ describe('a scheduled run while the maintenance lock is held', function () {
 
   it('held by a second process while the server runs on: the run starts as soon as that process releases the lock', async () => {
     const serverPid = await childPid(host);
-    const cli = second(host.dataDir, ['action', 'run', 'hold.wait', '--param', 'key=c']);
+    // KASSENWART_CLI_LOCAL: the CLI runs the action itself (not through the server), so another process holds the lock.
+    const cli = second(host.dataDir, ['action', 'run', 'hold.wait', '--param', 'key=c'], { KASSENWART_CLI_LOCAL: '1' });
     await until('the CLI holds the maintenance lock', async () => {
       const h = await readFile(join(host.dataDir, 'maintenance.lock'), 'utf8').then((t) => JSON.parse(t) as { pid: number }, () => undefined);
       return h && h.pid !== serverPid ? h : undefined;

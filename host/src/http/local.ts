@@ -82,6 +82,9 @@ export class LocalClient {
   /** A client when a server answers for this data folder, else undefined (then the CLI works in-process). */
   static async connect(dataDir: string, answerMs = Number(process.env.KASSENWART_LOCAL_TIMEOUT_MS ?? 5000)): Promise<LocalClient | undefined> {
     const path = socketPath(dataDir);
+    // KASSENWART_CLI_LOCAL=1: work on the data folder itself even beside a running server (scripts, a server
+    // that must not be asked); the maintenance lock still keeps the two apart.
+    if (process.env.KASSENWART_CLI_LOCAL === '1') return undefined;
     if (!(await probe(path))) return undefined;
     // A socket that accepts is not yet a server that answers: a stopped or hung server (SIGSTOP, a blocked event
     // loop) accepts in the kernel and never replies. Ask its health (any HTTP status counts, 503 while starting).
