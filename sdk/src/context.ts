@@ -21,6 +21,12 @@ export interface RouteRequest {
   headers: Record<string, string | string[] | undefined>;
   /** Address of the connecting peer (the socket's, never a forwarded header), e.g. "127.0.0.1". */
   remoteAddress: string;
+  /**
+   * True when the request carried forwarding headers (X-Forwarded-For, Forwarded, X-Real-IP). From a peer that
+   * is not a configured proxy the host removes those headers before any code reads them; this flag still says
+   * that a proxy (perhaps an unconfigured one on this machine) sent it.
+   */
+  forwarded?: boolean;
 }
 
 /** What an `auth: 'plugin'` route gets: `user` only when the caller happens to be signed in. */

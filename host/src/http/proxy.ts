@@ -34,12 +34,16 @@ export function parseProxySetting(text: string | undefined): string[] {
  * proxy saw (the last X-Forwarded-For entry, the one the proxy added), and `ctx.secure` is true when the proxy
  * says the browser used https, so the session cookie gets `Secure`. Without trusted proxies nothing is honoured.
  */
+/** Requests that carried forwarding headers from an untrusted peer (the headers themselves are removed). */
+export const forwardedUntrusted = new WeakSet<object>();
+
 export function trustedProxy(app: Koa, trusted: string[]): Koa.Middleware {
   const set = new Set(trusted.map(normalizeAddress));
   app.proxy = set.size > 0;
   app.maxIpsCount = 1;
   return async (ctx, next) => {
     if (!set.has(normalizeAddress(ctx.req.socket.remoteAddress ?? ''))) {
+      if (FORWARDED.some((h) => ctx.req.headers[h] !== undefined)) forwardedUntrusted.add(ctx.req);
       for (const h of FORWARDED) delete ctx.req.headers[h];
     }
     await next();

@@ -1,3 +1,4 @@
+import { forwardedUntrusted } from '../http/proxy.js';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -483,6 +484,7 @@ export class PluginManager {
             body = await (handler as (req: unknown) => unknown)({
               path: ctx.path, params: { ...(ctx.params as Record<string, string>) }, query: ctx.query as Record<string, string>,
               body: (ctx.request as { body?: unknown }).body, user, headers: ctx.headers, remoteAddress: ctx.socket.remoteAddress ?? '',
+              forwarded: forwardedUntrusted.has(ctx.req) || ['x-forwarded-for', 'forwarded', 'x-real-ip'].some((h) => ctx.headers[h] !== undefined),
             });
           } finally {
             done?.();

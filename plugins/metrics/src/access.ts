@@ -18,7 +18,7 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-export function decideAccess(req: Pick<PluginAuthRouteRequest, 'headers' | 'remoteAddress'>, enabled: boolean, token: string): AccessDecision {
+export function decideAccess(req: Pick<PluginAuthRouteRequest, 'headers' | 'remoteAddress' | 'forwarded'>, enabled: boolean, token: string): AccessDecision {
   if (!enabled) {
     return { ok: false, status: 404, message: 'Die Kennzahlen (Überwachung) sind ausgeschaltet. Ein Techniker kann sie unter Einstellungen → Überwachung einschalten.' };
   }
@@ -29,7 +29,7 @@ export function decideAccess(req: Pick<PluginAuthRouteRequest, 'headers' | 'remo
     if (m && sameSecret(m[1], token)) return { ok: true };
     return { ok: false, status: 401, message: auth ? 'Das Zugangstoken stimmt nicht.' : 'Zugangstoken fehlt (Authorization: Bearer …).' };
   }
-  const forwarded = FORWARDED.some((h) => req.headers[h] !== undefined);
+  const forwarded = req.forwarded === true || FORWARDED.some((h) => req.headers[h] !== undefined);
   if (LOOPBACK.has(req.remoteAddress) && !forwarded) return { ok: true };
   return { ok: false, status: 401, message: 'Ohne Zugangstoken sind die Kennzahlen nur vom Kassenserver selbst (127.0.0.1) abrufbar. Ein Techniker kann unter Einstellungen → Überwachung ein Zugangstoken setzen.' };
 }
