@@ -12,4 +12,5 @@ export * from './route-response.js';
 export * from './tokens.js';
 export * from './plugin.js';
 export * from './fs.js';
+export * from './proc.js';
 export * from './release-switch.js';

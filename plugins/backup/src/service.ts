@@ -25,7 +25,7 @@ import {
 import { selectForDeletion } from './retention.js';
 import { longestGapMs, nextRun, parseTimes } from './schedule.js';
 import { sideFiles } from './sqlite-file.js';
-import { processesWithFileOpen } from './proc.js';
+import { processesWithFileOpen } from 'kassenwart/sdk';
 
 /** Id under which local backups appear in the status (next to the contributed targets). */
 export const LOCAL_TARGET_ID = 'local';
