@@ -1,4 +1,4 @@
-import { open, rename, rm, mkdir } from 'node:fs/promises';
+import { open, realpath, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -46,4 +46,23 @@ export async function fsyncDir(dir: string): Promise<void> {
 export function fileTimestamp(d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}_${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
+}
+
+/**
+ * The path with symbolic links resolved as far as it exists (the rest appended unchanged). For settings
+ * validators that must know where a configured path really leads before the folder is created.
+ */
+export async function realPathSoFar(p: string): Promise<string> {
+  const rest: string[] = [];
+  let head = p;
+  for (;;) {
+    try {
+      return join(await realpath(head), ...rest.reverse());
+    } catch {
+      const up = dirname(head);
+      if (up === head) return p;
+      rest.push(basename(head));
+      head = up;
+    }
+  }
 }

@@ -6,9 +6,8 @@
  * The rules are documented in docs/SECURITY.md ("Settings checked when they are set").
  */
 import { X509Certificate } from 'node:crypto';
-import { realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import type { SettingsProblem, SettingsValidator } from 'kassenwart/sdk';
+import { stat } from 'node:fs/promises';
+import { realPathSoFar, type SettingsProblem, type SettingsValidator } from 'kassenwart/sdk';
 import { normalizeFingerprint, SETTING_TITLES } from './ftp/settings.js';
 
 /** Operating-system folders no backup folder or database path may lie in (also in plugin.json's patterns). */
@@ -16,22 +15,6 @@ export const SYSTEM_FOLDERS = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32'
   '/sbin', '/sys', '/usr', '/var/run', '/var/lock'];
 
 const inSystemFolder = (p: string) => p === '/' || SYSTEM_FOLDERS.some((s) => p === s || p.startsWith(s + '/'));
-
-/** The path with symbolic links resolved as far as it exists (the rest appended unchanged). */
-async function realPathSoFar(p: string): Promise<string> {
-  const rest: string[] = [];
-  let head = p;
-  for (;;) {
-    try {
-      return join(await realpath(head), ...rest.reverse());
-    } catch {
-      const up = dirname(head);
-      if (up === head) return p;
-      rest.push(basename(head));
-      head = up;
-    }
-  }
-}
 
 async function pathProblems(key: 'backupDir' | 'posDatabasePath', value: string): Promise<SettingsProblem[]> {
   const p = value.trim();

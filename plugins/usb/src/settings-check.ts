@@ -4,25 +4,8 @@
  * default /media) and does not lead out of it through a symbolic link (checked as far as the path exists).
  */
 import { realpath } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { isUserError, type SettingsValidator } from 'kassenwart/sdk';
+import { realPathSoFar, isUserError, type SettingsValidator } from 'kassenwart/sdk';
 import { checkPathSyntax, environmentFromProcess } from './stick.js';
-
-/** The path with symbolic links resolved as far as it exists (the rest appended unchanged). */
-async function realPathSoFar(p: string): Promise<string> {
-  const rest: string[] = [];
-  let head = p;
-  for (;;) {
-    try {
-      return join(await realpath(head), ...rest.reverse());
-    } catch {
-      const up = dirname(head);
-      if (up === head) return p;
-      rest.push(basename(head));
-      head = up;
-    }
-  }
-}
 
 const validateUsbSettings: SettingsValidator = async (values, { changed }) => {
   if (!changed.includes('path')) return [];
