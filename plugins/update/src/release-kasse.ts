@@ -8,16 +8,13 @@
  * published release that was changed or removed, and new migrations that do not apply cleanly to the previous
  * release's schema — built from scratch in an in-memory database here, before anything is published.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { cp, mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import semver from 'semver';
 import * as tar from 'tar';
-import { UserError, fsyncDir } from 'kassenwart/sdk';
+import { UserError } from 'kassenwart/sdk';
 import { componentOf, type Channel, type MigrationEntry, type ReleaseEntry, type ReleaseIndex } from './feed.js';
-import { loadPrivateKey, readChanges, readOwnIndex, usage, writeSignedIndex } from './release.js';
+import { loadPrivateKey, publishPackage, readChanges, readOwnIndex, usage, writeSignedIndex } from './release.js';
 import { Database, MigrationError, applyTo, listChecks, listMigrations, orderProblems, sha256File } from './register/migrate.js';
 
 export interface RegisterBuildOptions {
@@ -104,17 +101,10 @@ export async function buildRegisterRelease(o: RegisterBuildOptions): Promise<{ e
     if (checksDir !== join(pkgDir, 'checks') && checks.length) { await rm(join(tree, 'checks'), { recursive: true, force: true }); await cp(checksDir, join(tree, 'checks'), { recursive: true }); }
     const tmpGz = join(staging, basename(packageFile));
     await tar.c({ file: tmpGz, cwd: tree, gzip: true, portable: true }, await readdir(tree));
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(tmpGz), hash);
-    const size = (await stat(tmpGz)).size;
-    const fh = await open(tmpGz, 'r');
-    await fh.sync();
-    await fh.close();
-    await rename(tmpGz, packageFile);
-    await fsyncDir(outDir);
+    const { size, sha256 } = await publishPackage(tmpGz, packageFile, outDir);
     const now = new Date();
     const entry: ReleaseEntry = {
-      component: 'kasse', version, channel: o.channel, date: now.toISOString(), changes, url: basename(packageFile), size, sha256: hash.digest('hex'),
+      component: 'kasse', version, channel: o.channel, date: now.toISOString(), changes, url: basename(packageFile), size, sha256,
       migrations: list, labels: { kasse: 'Kassensoftware' },
       ...(o.requires && Object.keys(o.requires).length ? { requires: o.requires } : {}),
     };

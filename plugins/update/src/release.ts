@@ -222,6 +222,22 @@ async function runtimePackages(sourceDir: string): Promise<string[]> {
   return Object.entries(lock.packages ?? {}).filter(([p, v]) => p.startsWith('node_modules/') && !v.dev).map(([p]) => p);
 }
 
+/**
+ * Publishes a built package: hashes it, makes it durable and renames it from its staging name to its final name
+ * (never a half-written file under the final name). Returns its size and SHA-256 for the signed index.
+ */
+export async function publishPackage(tmpGz: string, packageFile: string, outDir: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(tmpGz), hash);
+  const size = (await stat(tmpGz)).size;
+  const fh = await open(tmpGz, 'r');
+  await fh.sync();
+  await fh.close();
+  await rename(tmpGz, packageFile);
+  await fsyncDir(outDir);
+  return { size, sha256: hash.digest('hex') };
+}
+
 export interface BuildOptions {
   keyFile: string;
   outDir: string;
@@ -285,14 +301,7 @@ export async function buildRelease(o: BuildOptions): Promise<{ entry: ReleaseEnt
     await tar.r({ file: plainTar, cwd: staging, portable: true }, ['package.json']);
     const tmpGz = join(staging, basename(packageFile));
     await pipeline(createReadStream(plainTar), createGzip({ level: 6 }), createWriteStream(tmpGz));
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(tmpGz), hash);
-    const size = (await stat(tmpGz)).size;
-    const fh = await open(tmpGz, 'r');
-    await fh.sync();
-    await fh.close();
-    await rename(tmpGz, packageFile);
-    await fsyncDir(outDir);
+    const { size, sha256 } = await publishPackage(tmpGz, packageFile, outDir);
     const now = new Date();
     // Display names of the plugins whose notes are listed, so installations show "Datensicherung", not "backup".
     const labels: Record<string, string> = {};
@@ -301,7 +310,7 @@ export async function buildRelease(o: BuildOptions): Promise<{ entry: ReleaseEnt
       if (name) labels[id] = name;
     }
     const entry: ReleaseEntry = {
-      version, channel: o.channel, date: now.toISOString(), changes, url: basename(packageFile), size, sha256: hash.digest('hex'),
+      version, channel: o.channel, date: now.toISOString(), changes, url: basename(packageFile), size, sha256,
       ...(o.requires && Object.keys(o.requires).length ? { requires: o.requires } : {}),
       ...(Object.keys(labels).length ? { labels } : {}),
     };
