@@ -61,7 +61,7 @@ describe('backup: "Datensicherung" (service, real files)', function () {
     expect(await readdir(backups)).to.deep.equal([]);
   });
 
-  it('every backup taken while another process (a python3 stand-in for the register) keeps committing holds a committed state and passes integrity_check', async () => {
+  it('every backup taken while another process (a Node stand-in for the register, using better-sqlite3) keeps committing holds a committed state and passes integrity_check', async () => {
     const live = join(dir, 'live', 'kasse.sqlite');
     await mkdir(join(dir, 'live'), { recursive: true });
     await copyFile(pos, live);
