@@ -47,10 +47,6 @@ export function readSettings(settings: Pick<SettingsView, 'get'>): UsbSettings {
   };
 }
 
-function withHint(reason: string, hint?: string): string {
-  return hint ? `${reason} ${hint}` : reason;
-}
-
 /** The USB stick backup target. */
 export function createUsbTarget(settings: Pick<SettingsView, 'get'>, env: UsbEnvironment): BackupTarget {
   return {
@@ -61,7 +57,7 @@ export function createUsbTarget(settings: Pick<SettingsView, 'get'>, env: UsbEnv
       const skip = usbSkipReason(s.mode);
       if (skip) return { available: false, kind: 'skipped', reason: skip };
       const check = await checkStick(s.path, env);
-      if (!check.ok) return { available: false, kind: 'unavailable', reason: withHint(check.reason, check.hint) };
+      if (!check.ok) return { available: false, kind: 'unavailable', reason: check.reason, ...(check.hint ? { hint: check.hint } : {}) };
       return { available: true };
     },
     async send(file: BackupFile, ctx: SendContext): Promise<SendResult> {

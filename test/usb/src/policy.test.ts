@@ -57,7 +57,9 @@ describe('usb: the USB-Stick target', function () {
     const none = await createUsbTarget(settingsOf({ mode: 'X', path: `${media}/usb3`, keep: 5 }), env).availability();
     expect(none.available).to.equal(false);
     expect(none.kind).to.equal('unavailable');
-    expect(none.reason).to.contain(`Kein USB-Stick unter ${media}/usb3 eingehängt.`);
+    // Reason (what is wrong) and hint (what to do) stay apart, so the backup result can show and keep both.
+    expect(none.reason).to.equal(`Kein USB-Stick unter ${media}/usb3 eingehängt.`);
+    expect(none.hint).to.match(/^Stecken Sie einen USB-Stick im FAT32-Format .* prüfen Sie den Pfad unter 01\.2\.$/);
   });
 
   it('sends a backup (location, size; the bytes are checked in writer.test.ts) with progress in bytes and lists it', async () => {
