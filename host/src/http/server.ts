@@ -213,10 +213,15 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   });
 
   // ---- actions and jobs
-  route('get', '/api/actions', 'operator', (ctx) => {
+  route('get', '/api/actions', 'operator', async (ctx) => {
+    // `last`: the newest finished run of each action, so the page needs no second request for "Zuletzt: …"
+    const last = new Map<string, unknown>();
+    for (const j of await k.jobs.history(200)) if (j.state !== 'running' && !last.has(j.actionId)) last.set(j.actionId, j);
     ctx.body = k.plugins.actions().map((a) => ({
       id: a.id, plugin: a.plugin, title: a.title, description: a.description, confirm: a.confirm, success: a.success,
+      warning: a.warning, section: a.section,
       exclusive: !!a.exclusive, role: a.role ?? 'operator', location: a.location ?? 'maintenance', running: k.jobs.runningFor(a.id)?.id ?? null,
+      last: last.get(a.id) ?? null,
     }));
   });
   route('post', '/api/actions/:id', 'operator', async (ctx, user) => {
@@ -241,6 +246,24 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   route('get', '/api/jobs', 'operator', async (ctx) => {
     const limit = Math.min(500, Math.max(1, Number(ctx.query.limit ?? 50) || 50));
     ctx.body = await k.jobs.history(limit, typeof ctx.query.action === 'string' ? ctx.query.action : undefined);
+  });
+  // Every job of this host as it starts and ends (whoever started it: this page, another browser, the CLI, a
+  // schedule): "started" and "finished" with the job (no log lines). One stream per page; the shell uses it to
+  // refresh what a finished job changed.
+  route('get', '/api/jobs/events', 'operator', (ctx) => {
+    const es = eventStream(ctx);
+    const strip = (j: { log?: unknown }) => { const { log: _log, ...rest } = j; return rest; };
+    const onStarted = (j: { log?: unknown }) => es.send('started', strip(j));
+    const onFinished = (j: { log?: unknown }) => es.send('finished', strip(j));
+    const heartbeat = setInterval(() => es.stream.write(': ping\n\n'), 15_000);
+    k.jobs.events.on('started', onStarted);
+    k.jobs.events.on('finished', onFinished);
+    es.stream.write('retry: 3000\n\n');
+    ctx.req.on('close', () => {
+      clearInterval(heartbeat);
+      k.jobs.events.off('started', onStarted);
+      k.jobs.events.off('finished', onFinished);
+    });
   });
   route('get', '/api/jobs/:id', 'operator', async (ctx) => {
     const job = await k.jobs.get(ctx.params.id);
@@ -304,7 +327,10 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   // ---- panels, schedules, audit, routes
   route('get', '/api/panels', 'operator', (ctx, user) => {
     ctx.body = k.plugins.panels().filter((p) => allows(user!.role, p.role ?? 'operator')).map((p) => ({
-      plugin: p.plugin, id: p.id, element: p.element, location: p.location, title: p.title,
+      plugin: p.plugin, id: p.id, element: p.element, title: p.title, section: p.section,
+      // "sidebar" is the older spelling of the maintenance page's side column
+      location: p.location === 'sidebar' ? 'maintenance' : p.location,
+      column: p.location === 'sidebar' ? 'side' : p.column ?? 'main',
       url: `/plugins/${p.plugin}/${p.module.replace(/^\.\//, '')}`,
     }));
   });

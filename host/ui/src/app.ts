@@ -8,6 +8,7 @@ import {
 } from 'kassenwart/sdk/ui';
 import { currentUser, hasRole, roleLabel, setCurrentUser } from './state.js';
 import { resetPanels } from './panels.js';
+import { startJobEvents, stopJobEvents } from './job-events.js';
 import { PLUGINS_CHANGED_EVENT } from './plugins.js';
 import './dialog.js';
 import './maintenance.js';
@@ -53,7 +54,7 @@ class KwApp extends LitElement {
       header button { background: transparent; color: inherit; border-color: rgb(255 255 255 / 50%); min-height: 36px; }
       nav ul { list-style: none; margin: 0 auto; padding: 0 8px; display: flex; gap: 2px; max-width: 1200px; overflow-x: auto; }
       nav a { display: block; padding: 10px 16px; color: inherit; text-decoration: none; border-bottom: 4px solid transparent; white-space: nowrap; font-weight: 600; }
-      nav a[aria-current='page'] { border-bottom-color: var(--kw-focus, #f2a900); }
+      nav a[aria-current='page'] { border-bottom-color: var(--kw-accent, #f2a900); }
       nav a:hover { background: rgb(255 255 255 / 10%); }
       main { max-width: 1200px; margin: 0 auto; padding: 16px; }
       main:focus { outline: none; }
@@ -118,12 +119,19 @@ class KwApp extends LitElement {
     }
   }
 
-  private signedIn(user: SessionUser | null) {
+  private signedIn(user: SessionUser | null, focusPage = false) {
+    if (user?.name !== this.user?.name || user?.role !== this.user?.role) resetPanels();
     setCurrentUser(user);
     this.user = user;
     this.view = user ? 'app' : 'login';
     this.error = '';
-    if (user) document.title = `${routes.find((r) => r.path === this.route)?.label ?? 'Wartung'} – Kassenwart`;
+    if (user) {
+      document.title = `${routes.find((r) => r.path === this.route)?.label ?? 'Wartung'} – Kassenwart`;
+      startJobEvents();
+      if (focusPage) void this.focusHeading();
+    } else {
+      stopJobEvents();
+    }
   }
 
   override updated(changed: Map<string, unknown>) {
@@ -133,17 +141,21 @@ class KwApp extends LitElement {
     }
   }
 
+  /** Moves focus to the current page's <h1>, so keyboard and screen-reader users land on it. */
+  private async focusHeading() {
+    await this.updateComplete;
+    const page = this.renderRoot.querySelector('main > *');
+    await (page as LitElement | null)?.updateComplete;
+    const h1 = (page?.shadowRoot?.querySelector('h1') ?? this.renderRoot.querySelector('main h1') ?? this.renderRoot.querySelector('main')) as HTMLElement | null;
+    h1?.focus();
+  }
+
   private async onHashChange() {
     const next = routeFromHash();
     if (next === this.route) return;
     this.route = next;
     document.title = `${routes.find((r) => r.path === next)?.label ?? 'Wartung'} – Kassenwart`;
-    await this.updateComplete;
-    // Move focus to the new page's heading so keyboard and screen-reader users land on it.
-    const page = this.renderRoot.querySelector('main > *');
-    await (page as LitElement | null)?.updateComplete;
-    const h1 = (page?.shadowRoot?.querySelector('h1') ?? this.renderRoot.querySelector('main')) as HTMLElement | null;
-    h1?.focus();
+    await this.focusHeading();
   }
 
   private field(form: HTMLFormElement, name: string): string {
@@ -161,7 +173,7 @@ class KwApp extends LitElement {
         password: this.field(form, 'password'),
       });
       setCsrfToken(r.csrfToken);
-      this.signedIn(r.user);
+      this.signedIn(r.user, true);
     } catch (err) {
       this.error = err instanceof ApiError && err.hint ? `${err.message} ${err.hint}` : (err as Error).message;
       await this.updateComplete;
@@ -189,7 +201,7 @@ class KwApp extends LitElement {
       });
       if (r?.csrfToken) setCsrfToken(r.csrfToken);
       const s = await getSession(true);
-      this.signedIn(s.user ?? r?.user ?? null);
+      this.signedIn(s.user ?? r?.user ?? null, true);
     } catch (err) {
       this.error = err instanceof ApiError && err.hint ? `${err.message} ${err.hint}` : (err as Error).message;
     } finally {

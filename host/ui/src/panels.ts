@@ -9,15 +9,24 @@ import type { PanelInfo } from './state.js';
 const modules = new Map<string, Promise<unknown>>();
 const elements = new Map<string, HTMLElement>();
 
-/** Forget loaded elements (after plugins were enabled or disabled). Loaded modules stay: they cannot be unloaded. */
+let list: Promise<PanelInfo[]> | undefined;
+
+/**
+ * Forget the panel list and loaded elements (after plugins were enabled or disabled, or another user signed in).
+ * Loaded modules stay: they cannot be unloaded.
+ */
 export function resetPanels(): void {
   elements.clear();
+  list = undefined;
 }
 
-/** `GET /api/panels`, only those at `location`. */
+/** The panels at `location`, from one `GET /api/panels` per page load (shared by every page). */
 export async function fetchPanels(location: PanelInfo['location']): Promise<PanelInfo[]> {
-  const all = await api<PanelInfo[]>('GET', '/api/panels');
-  return all.filter((p) => p.location === location);
+  if (!list) {
+    list = api<PanelInfo[]>('GET', '/api/panels');
+    list.catch(() => { list = undefined; });
+  }
+  return (await list).filter((p) => p.location === location);
 }
 
 async function elementFor(p: PanelInfo): Promise<HTMLElement> {

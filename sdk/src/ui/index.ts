@@ -12,6 +12,8 @@ export {
   startAction,
   followJob,
   UNAUTHORIZED_EVENT,
+  JOB_FINISHED_EVENT,
+  announceJobFinished,
   type SessionInfo,
   type SessionUser,
   type SettingsEntry,
