@@ -60,8 +60,9 @@ async function measure(url, ready, cookies) {
     if (cookies) await context.addCookies(cookies);
     let requests = 0;
     const paths = [];
-    page.on('request', (r) => { requests++; paths.push(new URL(r.url()).pathname + new URL(r.url()).search); });
     const t0 = Date.now();
+    page.on('request', (r) => { requests++; paths.push(`${String(Date.now() - t0).padStart(5)} ms  ${new URL(r.url()).pathname}${new URL(r.url()).search}`); });
+    page.on('requestfinished', (r) => { paths.push(`${String(Date.now() - t0).padStart(5)} ms  done ${new URL(r.url()).pathname}`); });
     await page.goto(url);
     await page.waitForFunction(ready, undefined, { polling: 10, timeout: 60_000 });
     const ms = Date.now() - t0;

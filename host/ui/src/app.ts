@@ -4,8 +4,9 @@
  */
 import { LitElement, html, css } from 'lit';
 import {
-  api, ApiError, getSession, kwStyles, kwTheme, setCsrfToken, UNAUTHORIZED_EVENT, type SessionUser,
+  api, ApiError, getSession, kwStyles, kwTheme, primeSession, setCsrfToken, UNAUTHORIZED_EVENT, type SessionUser,
 } from 'kassenwart/sdk/ui';
+import { dropBoot, takeBoot } from './boot.js';
 import { currentUser, hasRole, roleLabel, setCurrentUser } from './state.js';
 import { resetPanels } from './panels.js';
 import { startJobEvents, stopJobEvents } from './job-events.js';
@@ -56,7 +57,7 @@ class KwApp extends LitElement {
       nav a { display: block; padding: 10px 16px; color: inherit; text-decoration: none; border-bottom: 4px solid transparent; white-space: nowrap; font-weight: 600; }
       nav a[aria-current='page'] { border-bottom-color: var(--kw-accent, #f2a900); }
       nav a:hover { background: rgb(255 255 255 / 10%); }
-      main { max-width: 1200px; margin: 0 auto; padding: 16px; }
+      main:not(.auth) { max-width: 1200px; margin: 0 auto; padding: 16px; }
       main:focus { outline: none; }
       .auth { max-width: 26rem; margin: 8vh auto; padding: 0 16px; }
       .auth .card { padding: 20px; }
@@ -110,7 +111,9 @@ class KwApp extends LitElement {
 
   private async checkSession() {
     try {
-      const s = await getSession(true);
+      const booted = takeBoot('session');
+      if (booted) primeSession(booted);
+      const s = booted ?? await getSession(true);
       if (s.setupRequired) this.view = 'setup';
       else this.signedIn(s.user);
     } catch (e) {
@@ -120,7 +123,10 @@ class KwApp extends LitElement {
   }
 
   private signedIn(user: SessionUser | null, focusPage = false) {
-    if (user?.name !== this.user?.name || user?.role !== this.user?.role) resetPanels();
+    if (user?.name !== this.user?.name || user?.role !== this.user?.role) {
+      resetPanels();
+      if (this.user) dropBoot();
+    }
     setCurrentUser(user);
     this.user = user;
     this.view = user ? 'app' : 'login';
@@ -221,7 +227,7 @@ class KwApp extends LitElement {
   }
 
   private renderSetup() {
-    return html`<div class="auth"><div class="card">
+    return html`<main class="auth"><div class="card">
       <h1>Ersteinrichtung</h1>
       <p>Kassenwart ist noch nicht eingerichtet. Legen Sie jetzt das Techniker-Konto an.</p>
       <p class="muted">Den Einrichtungscode zeigt der Kassenserver beim Start in seiner Konsole an.
@@ -238,11 +244,11 @@ class KwApp extends LitElement {
         ${this.error ? html`<p class="message error" role="alert">${this.error}</p>` : ''}
         <button type="submit" class="primary" ?disabled=${this.busy}>Einrichten und anmelden</button>
       </form>
-    </div></div>`;
+    </div></main>`;
   }
 
   private renderLogin() {
-    return html`<div class="auth"><div class="card">
+    return html`<main class="auth"><div class="card">
       <h1>Anmelden</h1>
       <p class="muted">Backoffice · Wartung</p>
       <form @submit=${(e: Event) => this.login(e)}>
@@ -253,7 +259,7 @@ class KwApp extends LitElement {
         ${this.error ? html`<p class="message error" role="alert">${this.error}</p>` : ''}
         <button type="submit" class="primary" ?disabled=${this.busy}>Anmelden</button>
       </form>
-    </div></div>`;
+    </div></main>`;
   }
 
   private renderPage() {
@@ -278,9 +284,9 @@ class KwApp extends LitElement {
       case 'loading':
         return html`<main><p class="muted" role="status">Wird geladen …</p></main>`;
       case 'offline':
-        return html`<div class="auth"><div class="card"><h1>Kassenwart</h1>
+        return html`<main class="auth"><div class="card"><h1>Kassenwart</h1>
           <p class="message error" role="alert">${this.error}</p>
-          <button type="button" class="primary" @click=${() => this.checkSession()}>Erneut versuchen</button></div></div>`;
+          <button type="button" class="primary" @click=${() => this.checkSession()}>Erneut versuchen</button></div></main>`;
       case 'setup':
         return this.renderSetup();
       case 'login':

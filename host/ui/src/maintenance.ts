@@ -8,6 +8,7 @@ import { api, ApiError, followJob, kwStyles, startAction, JOB_FINISHED_EVENT, ty
 import { confirmDialog } from './dialog.js';
 import { fetchPanels } from './panels.js';
 import { JOB_STARTED_EVENT } from './job-events.js';
+import { takeBoot } from './boot.js';
 import { deepActiveElement, formatDate, hasRole, jobStateLabel, type ActionInfo, type PanelInfo } from './state.js';
 
 export { JOB_FINISHED_EVENT };
@@ -20,7 +21,7 @@ export class KwAction extends LitElement {
     css`
       .card { height: 100%; margin: 0; display: flex; flex-direction: column; gap: 8px; }
       button.start { width: 100%; min-height: 56px; font-size: 1.1rem; }
-      .progress-line { display: flex; justify-content: space-between; gap: 8px; font-size: 0.95rem; }
+      .progress-line { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; font-size: 0.95rem; }
       .percent { white-space: nowrap; flex: none; font-variant-numeric: tabular-nums; font-weight: 600; }
       .progress-message { min-width: 0; text-align: right; overflow-wrap: anywhere; }
       button.start[aria-disabled='true'] { opacity: 0.55; cursor: progress; }
@@ -273,7 +274,8 @@ class KwMaintenance extends LitElement {
 
   private async load() {
     try {
-      const [actions, panels] = await Promise.all([api<ActionInfo[]>('GET', '/api/actions'), fetchPanels('maintenance')]);
+      const booted = takeBoot('actions');
+      const [actions, panels] = await Promise.all([booted ?? api<ActionInfo[]>('GET', '/api/actions'), fetchPanels('maintenance')]);
       this.actions = actions.filter((a) => (a.location ?? 'maintenance') === 'maintenance');
       this.panels = panels;
       this.error = '';

@@ -7,6 +7,7 @@
 import { LitElement, html, css, nothing } from 'lit';
 import { api, ApiError, kwStyles, type SettingsEntry } from 'kassenwart/sdk/ui';
 import { fetchPanels } from './panels.js';
+import { takeBoot } from './boot.js';
 import { actionGridStyles, renderActions } from './maintenance.js';
 import { hasRole, type ActionInfo, type PanelInfo, type Role } from './state.js';
 import type { SettingSchema } from 'kassenwart/sdk';
@@ -320,7 +321,7 @@ class KwSettings extends LitElement {
     try {
       const [entries, actions, panels] = await Promise.all([
         api<SettingsEntry[]>('GET', '/api/settings'),
-        api<ActionInfo[]>('GET', '/api/actions'),
+        takeBoot('actions') ?? api<ActionInfo[]>('GET', '/api/actions'),
         fetchPanels('settings'),
       ]);
       this.entries = entries;

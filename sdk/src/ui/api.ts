@@ -131,6 +131,15 @@ export function getSession(refresh = false): Promise<SessionInfo> {
   return sessionPromise;
 }
 
+/**
+ * Seeds the session cache with what the page already carries (the shell does this from the page's boot data),
+ * so neither the shell nor a panel asks `GET /api/auth/session` again.
+ */
+export function primeSession(info: SessionInfo): void {
+  csrfToken = info.csrfToken;
+  sessionPromise = Promise.resolve(info);
+}
+
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 async function request<T>(method: string, path: string, body: unknown, withCsrf: boolean): Promise<T> {

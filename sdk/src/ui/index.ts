@@ -7,6 +7,7 @@ export {
   api,
   ApiError,
   getSession,
+  primeSession,
   setCsrfToken,
   getSettings,
   startAction,

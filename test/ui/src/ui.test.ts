@@ -12,6 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestHost, KASSENWART_BIN, type TestHost } from 'kassenwart/sdk/testing';
 import { launchBrowser, newPage, screenshot, VIEWPORTS } from '../../support/dist/browser.js';
 import { removeDir, tempDir } from '../../support/dist/tmp.js';
+import { axeViolations } from './axe.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, '..', 'fixtures');
@@ -87,6 +88,7 @@ describe('admin UI in headless Chromium', function () {
         await page.goto('/');
         await page.getByRole('heading', { name: 'Ersteinrichtung' }).waitFor();
         await screenshot(page, 'pos-ersteinrichtung');
+        expect(await axeViolations(page), 'axe-core on Ersteinrichtung').to.deep.equal([]);
 
         // A wrong code is refused with the server's German message, and no account is made.
         await page.getByLabel('Einrichtungscode').fill('0000-0000-0000');
@@ -106,6 +108,17 @@ describe('admin UI in headless Chromium', function () {
         await page.getByRole('button', { name: 'Einrichten und anmelden' }).click();
         await page.getByRole('heading', { name: 'Wartung', level: 1 }).waitFor();
         expect(await page.getByText('anna (Techniker)').isVisible()).to.equal(true);
+
+        // The audit log tells the wrong code and the new account in German, without raw codes.
+        await page.getByRole('link', { name: 'Protokoll' }).click();
+        const audit = page.locator('kw-audit table');
+        await audit.getByText('Ersteinrichtung: falscher Einrichtungscode').waitFor();
+        await audit.getByText('Benutzer angelegt').waitFor();
+        await audit.getByText('Rolle: Techniker').waitFor();
+        const cells = (await page.locator('kw-audit td').allInnerTexts()).map((c) => c.trim());
+        for (const raw of ['setup.failed', 'user.add', 'login']) expect(cells, raw).to.not.include(raw);
+        expect(cells.join(' ')).to.not.include('role: technician');
+        await page.getByRole('link', { name: 'Wartung' }).click();
 
         await page.getByRole('button', { name: 'Abmelden' }).click();
         await page.getByRole('heading', { name: 'Anmelden' }).waitFor();
@@ -263,10 +276,10 @@ describe('admin UI in headless Chromium', function () {
         const path = (await host.api('GET', '/api/settings/uifix')).body.values.path;
         await aside.locator('[data-testid="uifix-path"]', { hasText: path }).waitFor();
         expect(requested).to.include('/plugins/uifix/panel.js');
-        // One copy of lit: every lit module came from /vendor/, none twice.
-        const litFiles = requested.filter((p) => /lit/.test(p));
-        expect(litFiles.every((p) => p.startsWith('/vendor/'))).to.equal(true);
-        expect(new Set(litFiles).size).to.equal(litFiles.length);
+        // One copy of lit: the panel got it (and kassenwart/sdk/ui) from the shell's one bundle, /ui/kw.js, fetched
+        // once; nothing from /vendor/ or the single shell modules.
+        expect(requested.filter((p) => p === '/ui/kw.js')).to.have.length(1);
+        expect(requested.filter((p) => /^\/(vendor|sdk\/ui|ui\/dist)\//.test(p))).to.deep.equal([]);
         expect(pageErrors(fresh.problems)).to.deep.equal([]);
       } finally {
         await fresh.context.close();
@@ -451,7 +464,8 @@ describe('admin UI in headless Chromium', function () {
         await other.page.goto('/');
         await login(other.page, 'tech', PASSWORD);
         await other.page.getByRole('heading', { name: 'Wartung', level: 1 }).waitFor();
-        await other.page.waitForLoadState('networkidle');
+        // (no "networkidle": the page keeps its one job event stream open)
+        await other.page.getByRole('complementary').getByRole('heading', { name: 'Teststatus' }).waitFor();
         // End exactly this browser's session from outside (as an expiry would).
         const cookie = (await other.context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
         const session = await (await fetch(`${host.url}/api/auth/session`, { headers: { cookie } })).json() as { csrfToken: string };
