@@ -52,7 +52,7 @@ export interface PanelContribution {
   /**
    * On the maintenance page: "main" (default, the left column with the actions) or "side", the right-hand
    * column ("Rechts auf dem Bildschirm") for what an operator must read without scrolling (update state,
-   * RustDesk ID). On narrow screens the side column goes on top.
+   * RustDesk ID). On narrow screens the side column follows the actions.
    */
   column?: 'main' | 'side';
   /**
