@@ -210,6 +210,10 @@ class KwApp extends LitElement {
       this.signedIn(s.user ?? r?.user ?? null, true);
     } catch (err) {
       this.error = err instanceof ApiError && err.hint ? `${err.message} ${err.hint}` : (err as Error).message;
+      // back where the correction is typed (the submit button was disabled meanwhile and lost the focus)
+      await this.updateComplete;
+      const field = err instanceof ApiError && err.code !== 'setup.token' && /passw/i.test(err.message) ? '#password' : '#token';
+      (this.renderRoot.querySelector(field) as HTMLInputElement | null)?.select();
     } finally {
       this.busy = false;
     }

@@ -97,6 +97,11 @@ describe('admin UI in headless Chromium', function () {
         await page.getByLabel('Passwort wiederholen').fill(PASSWORD);
         await page.getByRole('button', { name: 'Einrichten und anmelden' }).click();
         await page.getByText('Der Einrichtungscode stimmt nicht.').waitFor();
+        // focus is back in the code field, its text selected (not on the page body)
+        await page.waitForFunction(() => {
+          const a = document.querySelector('kw-app')?.shadowRoot?.activeElement as HTMLInputElement | null;
+          return a?.id === 'token' && a.selectionEnd === a.value.length && a.value.length > 0;
+        }, undefined, { timeout: 5000 });
 
         // Mismatching passwords are caught before anything is sent.
         await page.getByLabel('Einrichtungscode').fill(token);
