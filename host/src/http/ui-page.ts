@@ -1,14 +1,17 @@
 /**
  * The admin page as one HTML document and one script: the shell (host/ui/dist), lit and kassenwart/sdk/ui are
- * bundled once per process with esbuild (in memory, on first request) into `/ui/kw.js`, which also re-exports
- * lit and the SDK helpers. The page's import map points `lit`, `lit-html`, `lit-element`, `@lit/reactive-element`
- * and `kassenwart/sdk/ui` at that one module, so plugin panels (still loaded lazily, one module per plugin)
- * share the shell's single copy without further requests. Sub-paths (`lit/directives/…`) stay on /vendor/.
+ * bundled with esbuild into `/ui/kw.js`, which also re-exports lit and the SDK helpers. The page's import map
+ * points `lit`, `lit-html`, `lit-element`, `@lit/reactive-element` and `kassenwart/sdk/ui` at that one module, so
+ * plugin panels (still loaded lazily, one module per plugin) share the shell's single copy without further
+ * requests. Sub-paths (`lit/directives/…`) stay on /vendor/.
+ * The bundle is written by `npm run build` (scripts/ui-bundle.mjs → host/ui/dist/kw.js, so the installed package
+ * needs no bundler); when that file is missing or older than its inputs (a plain `tsc -b`), it is built in memory
+ * on the first request if esbuild (a dev dependency) is there; otherwise the single modules are served as before
+ * (slower, same behaviour).
  * The page carries the session and the first data the shell needs (`<script type="application/json">`), so
- * the maintenance page needs no extra round trips before its panels load. If esbuild is not there or fails,
- * the unbundled modules are served as before (slower, same behaviour).
+ * the maintenance page needs no extra round trips before its panels load.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PACKAGE_ROOT } from '../version.js';
@@ -21,18 +24,44 @@ export interface Bundle {
   etag: string;
 }
 
+/** Where `npm run build` puts the bundle. */
+export const BUNDLE_FILE = join(PACKAGE_ROOT, 'host', 'ui', 'dist', 'kw.js');
+
 let bundle: Promise<Bundle | undefined> | undefined;
 
 /** The bundled shell (undefined when bundling is not possible: then the page uses the single modules). */
 export function uiBundle(): Promise<Bundle | undefined> {
-  bundle ??= build().catch((e: unknown) => {
-    log.warn(`UI bundle not built, serving single modules: ${(e as Error)?.message ?? e}`);
+  bundle ??= load().catch((e: unknown) => {
+    log.warn(`UI bundle not available, serving single modules: ${(e as Error)?.message ?? e}`);
     return undefined;
   });
   return bundle;
 }
 
-async function build(): Promise<Bundle> {
+function withEtag(code: string): Bundle {
+  return { code, etag: `"${createHash('sha256').update(code).digest('base64url').slice(0, 22)}"` };
+}
+
+/** Newest modification time of the files the bundle is made of. */
+async function newestInput(): Promise<number> {
+  let newest = 0;
+  for (const dir of [join(PACKAGE_ROOT, 'host', 'ui', 'dist'), join(PACKAGE_ROOT, 'sdk', 'dist', 'ui')]) {
+    for (const f of await readdir(dir)) {
+      if (!f.endsWith('.js') || f === 'kw.js') continue;
+      newest = Math.max(newest, (await stat(join(dir, f))).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+async function load(): Promise<Bundle> {
+  const built = await stat(BUNDLE_FILE).catch(() => undefined);
+  if (built && built.mtimeMs >= await newestInput()) return withEtag(await readFile(BUNDLE_FILE, 'utf8'));
+  return withEtag(await buildBundle());
+}
+
+/** Bundles shell + lit + kassenwart/sdk/ui with esbuild (a dev dependency) and returns the code. */
+export async function buildBundle(): Promise<string> {
   const esbuild = await import('esbuild');
   const sdkUi = join(PACKAGE_ROOT, 'sdk', 'dist', 'ui', 'index.js');
   const app = join(PACKAGE_ROOT, 'host', 'ui', 'dist', 'app.js');
@@ -56,8 +85,16 @@ async function build(): Promise<Bundle> {
     logLevel: 'silent',
     alias: { 'kassenwart/sdk/ui': sdkUi },
   });
-  const code = r.outputFiles[0].text;
-  return { code, etag: `"${createHash('sha256').update(code).digest('base64url').slice(0, 22)}"` };
+  return r.outputFiles[0].text;
+}
+
+/** Writes host/ui/dist/kw.js (scripts/ui-bundle.mjs, part of `npm run build`); returns its size in bytes. */
+export async function writeBundle(): Promise<number> {
+  const code = await buildBundle();
+  const tmp = `${BUNDLE_FILE}.${process.pid}.tmp`;
+  await writeFile(tmp, code);
+  await rename(tmp, BUNDLE_FILE);
+  return Buffer.byteLength(code);
 }
 
 const bare = ['lit', 'lit-html', 'lit-element', '@lit/reactive-element', 'kassenwart/sdk/ui'];
