@@ -11,6 +11,7 @@ const tableStyles = css`
   .state-info, .state-cancelled { color: var(--kw-text, #1d2329); font-weight: 600; }
   td.nowrap { white-space: nowrap; }
   td.details { overflow-wrap: anywhere; font-size: 0.9rem; }
+  .result-text { white-space: pre-line; }
   pre { white-space: pre-wrap; margin: 4px 0; font-size: 0.85rem; }
   button.link { min-height: 32px; padding: 2px 10px; }
   @media (max-width: 640px) {
@@ -90,7 +91,7 @@ class KwHistory extends LitElement {
               return html`<tr data-job=${j.id}>
                 <td class="nowrap">${formatDate(j.startedAt)}</td>
                 <td class="title">${j.title ?? j.actionId}</td>
-                <td><span class=${`state-${j.state}`}>${jobStateLabel(j.state)}</span>${text ? html`<div>${text}</div>` : ''}
+                <td><span class=${`state-${j.state}`}>${jobStateLabel(j.state)}</span>${text ? html`<div class="result-text">${text}</div>` : ''}
                   ${j.error?.hint ? html`<div class="muted">${j.error.hint}</div>` : ''}
                   ${log === 'loading' ? html`<div class="muted">Wird geladen …</div>`
                     : typeof log === 'string' ? html`<div class="message error">${log}</div>`

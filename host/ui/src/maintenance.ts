@@ -14,6 +14,16 @@ import { deepActiveElement, formatDate, hasRole, jobStateLabel, type ActionInfo,
 export { JOB_FINISHED_EVENT };
 
 type Outcome = { kind: 'success' | 'warning' | 'error' | 'notice' | 'info'; text: string; hint?: string };
+/**
+ * A result text: the first line bold (the headline, e.g. "Update fertig!"), the rest as it was written, line by
+ * line (e.g. the changes of an update), not one bold run-on paragraph.
+ */
+export function renderMessage(text: string) {
+  const [head, ...rest] = text.split('\n');
+  const more = rest.join('\n').trim();
+  return html`<strong>${head}</strong>${more ? html`<div class="more">${more}</div>` : ''}`;
+}
+
 /** One action: its button, confirm dialog, progress while running and the outcome. */
 export class KwAction extends LitElement {
   static override styles = [
@@ -28,6 +38,7 @@ export class KwAction extends LitElement {
       .message { margin: 0; }
       .message .row { margin-top: 6px; }
       .hint { display: block; margin-top: 4px; font-weight: normal; }
+      .more { white-space: pre-line; margin-top: 6px; font-weight: normal; }
     `,
   ];
   static override properties = {
@@ -214,7 +225,7 @@ export class KwAction extends LitElement {
       ${o
         ? html`<div class=${`message outcome ${outcomeClass}`}
             role=${o.kind === 'success' || o.kind === 'info' ? 'status' : 'alert'}>
-            <strong>${o.text}</strong>${o.hint ? html`<span class="hint">${o.hint}</span>` : ''}
+            ${renderMessage(o.text)}${o.hint ? html`<span class="hint">${o.hint}</span>` : ''}
             <div class="row"><button type="button" @click=${() => this.dismiss()}>ok</button></div>
           </div>`
         : ''}

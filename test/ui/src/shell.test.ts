@@ -282,6 +282,11 @@ describe('admin shell at 1024×768 (issue 17)', function () {
       expect(pct.height).to.be.at.most(pct.line * 1.2);
       await writeFile(join(gate, 'release-check'), '');
       await check.locator('.outcome.success', { hasText: 'Testprüfung fertig' }).waitFor();
+      // a multi-line result: the headline bold, the rest line by line (not one bold run-on paragraph)
+      expect((await check.locator('.outcome strong').innerText()).trim()).to.equal('Testprüfung fertig');
+      const more = await check.locator('.outcome .more').evaluate((el) => ({ text: (el as HTMLElement).innerText, weight: getComputedStyle(el).fontWeight, height: el.getBoundingClientRect().height }));
+      expect(more.text.split('\n').map((l) => l.trim()).filter(Boolean)).to.deep.equal(['Geprüft: 3 Dateien', 'Änderungen:', '- Erster Punkt', '- Zweiter Punkt']);
+      expect(Number(more.weight)).to.be.lessThan(600);
       expect(await focused(page)).to.deep.include({ tag: 'button', text: 'ok', inCard: 'uifix.check' });
       await page.keyboard.press('Enter');
       await check.locator('.outcome').waitFor({ state: 'detached' });
