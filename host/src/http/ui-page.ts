@@ -28,13 +28,21 @@ export interface Bundle {
 export const BUNDLE_FILE = join(PACKAGE_ROOT, 'host', 'ui', 'dist', 'kw.js');
 
 let bundle: Promise<Bundle | undefined> | undefined;
+let builtFrom = -1;
 
-/** The bundled shell (undefined when bundling is not possible: then the page uses the single modules). */
-export function uiBundle(): Promise<Bundle | undefined> {
-  bundle ??= load().catch((e: unknown) => {
-    log.warn(`UI bundle not available, serving single modules: ${(e as Error)?.message ?? e}`);
-    return undefined;
-  });
+/**
+ * The bundled shell (undefined when bundling is not possible: then the page uses the single modules). Made again
+ * when its inputs changed since (a rebuild while the host runs), so it is never older than the single modules.
+ */
+export async function uiBundle(): Promise<Bundle | undefined> {
+  const inputs = await newestInput().catch(() => 0);
+  if (!bundle || inputs !== builtFrom) {
+    builtFrom = inputs;
+    bundle = load(inputs).catch((e: unknown) => {
+      log.warn(`UI bundle not available, serving single modules: ${(e as Error)?.message ?? e}`);
+      return undefined;
+    });
+  }
   return bundle;
 }
 
@@ -54,9 +62,9 @@ async function newestInput(): Promise<number> {
   return newest;
 }
 
-async function load(): Promise<Bundle> {
+async function load(inputs: number): Promise<Bundle> {
   const built = await stat(BUNDLE_FILE).catch(() => undefined);
-  if (built && built.mtimeMs >= await newestInput()) return withEtag(await readFile(BUNDLE_FILE, 'utf8'));
+  if (built && built.mtimeMs >= inputs) return withEtag(await readFile(BUNDLE_FILE, 'utf8'));
   return withEtag(await buildBundle());
 }
 
