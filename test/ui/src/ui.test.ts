@@ -478,7 +478,8 @@ describe('admin UI in headless Chromium', function () {
           method: 'POST', headers: { cookie, 'x-csrf-token': session.csrfToken, origin: host.url, 'content-type': 'application/json' }, body: '{}',
         });
         expect(out.status).to.equal(200);
-        await other.page.getByRole('link', { name: 'Plugins' }).click();
+        // Go to "Plugins" (by address: a panel's request still under way may already have brought the login page)
+        await other.page.evaluate(() => { location.hash = '#/plugins'; });
         await other.page.getByRole('heading', { name: 'Anmelden' }).waitFor({ timeout: 15_000 }).catch(async (e) => {
           await screenshot(other.page, 'fail-session-end');
           throw new Error(`${(e as Error).message}\nproblems: ${other.problems.join('; ')}`);
