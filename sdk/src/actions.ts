@@ -29,9 +29,11 @@ export interface ActionResult {
   message?: string;
   /**
    * Outcome for partial results: "warning" means the job finished but something needs attention
-   * (e.g. one of several backup targets failed). Default "success".
+   * (e.g. one of several backup targets failed). "info" means there was nothing to do and that is no
+   * failure (e.g. "Stick sicher entfernen" with no stick plugged in): the job ends in state "info" and the UI
+   * shows `message` neutrally (neither green nor red). Default "success".
    */
-  outcome?: 'success' | 'warning';
+  outcome?: 'success' | 'warning' | 'info';
   /** Structured details (shown in the job view, available over the API). */
   details?: Record<string, unknown>;
 }

@@ -23,7 +23,7 @@ export interface JobInfo {
   actionId: string;
   /** Plugin that owns the action. */
   plugin: string;
-  state: 'running' | 'succeeded' | 'warning' | 'failed' | 'cancelled';
+  state: 'running' | 'succeeded' | 'warning' | 'info' | 'failed' | 'cancelled';
   trigger: JobTrigger;
   /** ISO 8601. */
   startedAt: string;

@@ -24,6 +24,16 @@ export interface ActionContribution {
   role?: Role;
   /** Where the button goes in the UI (default "maintenance"). */
   location?: 'maintenance' | 'settings' | 'hidden';
+  /**
+   * German warning shown under the progress bar while this action runs (and only while it runs), e.g.
+   * "Bitte während der Datensicherung nicht mit der Kasse arbeiten". No warning when absent.
+   */
+  warning?: string;
+  /**
+   * For `location: "settings"`: the settings section (an `x-section` name such as "Fernwartung") the button
+   * is shown in. Default: the section of the plugin's first setting, else the plugin's display name.
+   */
+  section?: string;
 }
 
 /** A Lit web component a plugin contributes to the admin UI. */
@@ -34,8 +44,22 @@ export interface PanelContribution {
   element: string;
   /** ES module, relative to the plugin folder, that defines the element. */
   module: string;
-  /** Where it is placed: the maintenance page, its right-hand column, or a settings section. */
+  /**
+   * Where it is placed: the maintenance page or a settings section. "sidebar" is the older spelling of
+   * `location: "maintenance", column: "side"`.
+   */
   location: 'maintenance' | 'sidebar' | 'settings';
+  /**
+   * On the maintenance page: "main" (default, the left column with the actions) or "side", the right-hand
+   * column ("Rechts auf dem Bildschirm") for what an operator must read without scrolling (update state,
+   * RustDesk ID). On narrow screens the side column follows the actions.
+   */
+  column?: 'main' | 'side';
+  /**
+   * For `location: "settings"`: the settings section (an `x-section` name such as "POS Hardware → lokales
+   * Backup") the panel is shown in. Default: the section of the plugin's first setting, else its display name.
+   */
+  section?: string;
   /** Optional heading shown above the panel (German). */
   title?: string;
   /** Role needed to see it (default "operator"). */
@@ -245,6 +269,8 @@ export const manifestSchema = {
               exclusive: { type: 'boolean' },
               role: roleSchema,
               location: { type: 'string', enum: ['maintenance', 'settings', 'hidden'] },
+              warning: { type: 'string', minLength: 1 },
+              section: { type: 'string', minLength: 1 },
             },
           },
         },
@@ -257,6 +283,8 @@ export const manifestSchema = {
               element: { type: 'string', pattern: '^[a-z][a-z0-9]*-[a-z0-9-]+$' },
               module: { type: 'string', pattern: '\\.js$' },
               location: { type: 'string', enum: ['maintenance', 'sidebar', 'settings'] },
+              column: { type: 'string', enum: ['main', 'side'] },
+              section: { type: 'string', minLength: 1 },
               title: { type: 'string' },
               role: roleSchema,
             },

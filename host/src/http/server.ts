@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { UserError, isUserError, type Role } from 'kassenwart/sdk';
 import { allows, type Session, type User } from '../auth/users.js';
 import { createLogger } from '../log.js';
-import { PACKAGE_ROOT } from '../version.js';
+import { HOST_VERSION, PACKAGE_ROOT } from '../version.js';
+import { renderPage, uiBundle } from './ui-page.js';
 import type { Kernel } from '../kernel.js';
 import { isLocalRequest } from './local.js';
 import { authRoutes, SESSION_COOKIE } from './auth-routes.js';
@@ -180,6 +181,25 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
 
   const auth = authRoutes(route as never, k);
 
+  /** `GET /api/actions`; `last` is the newest finished run of each action (for "Zuletzt: …", no second request). */
+  const actionList = async () => {
+    const last = new Map<string, unknown>();
+    for (const j of await k.jobs.history(200)) if (j.state !== 'running' && !last.has(j.actionId)) last.set(j.actionId, j);
+    return k.plugins.actions().map((a) => ({
+      id: a.id, plugin: a.plugin, title: a.title, description: a.description, confirm: a.confirm, success: a.success,
+      warning: a.warning, section: a.section,
+      exclusive: !!a.exclusive, role: a.role ?? 'operator', location: a.location ?? 'maintenance', running: k.jobs.runningFor(a.id)?.id ?? null,
+      last: last.get(a.id) ?? null,
+    }));
+  };
+  /** `GET /api/panels`: the panels a role may see; "sidebar" is the older spelling of the maintenance page's side column. */
+  const panelList = (role: Role) => k.plugins.panels().filter((p) => allows(role, p.role ?? 'operator')).map((p) => ({
+    plugin: p.plugin, id: p.id, element: p.element, title: p.title, section: p.section,
+    location: p.location === 'sidebar' ? 'maintenance' : p.location,
+    column: p.location === 'sidebar' ? 'side' : p.column ?? 'main',
+    url: `/plugins/${p.plugin}/${p.module.replace(/^\.\//, '')}`,
+  }));
+
   // ---- plugins
   route('get', '/api/plugins', 'operator', (ctx) => { ctx.body = k.pluginList(); });
   route('post', '/api/plugins/:id/enable', 'technician', async (ctx, user) => {
@@ -213,12 +233,7 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   });
 
   // ---- actions and jobs
-  route('get', '/api/actions', 'operator', (ctx) => {
-    ctx.body = k.plugins.actions().map((a) => ({
-      id: a.id, plugin: a.plugin, title: a.title, description: a.description, confirm: a.confirm, success: a.success,
-      exclusive: !!a.exclusive, role: a.role ?? 'operator', location: a.location ?? 'maintenance', running: k.jobs.runningFor(a.id)?.id ?? null,
-    }));
-  });
+  route('get', '/api/actions', 'operator', async (ctx) => { ctx.body = await actionList(); });
   route('post', '/api/actions/:id', 'operator', async (ctx, user) => {
     const action = k.plugins.action(ctx.params.id);
     if (!action) throw new UserError(`Die Aktion „${ctx.params.id}“ gibt es nicht (oder ihr Plugin ist deaktiviert).`, { code: 'action.unknown', status: 404 });
@@ -241,6 +256,24 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   route('get', '/api/jobs', 'operator', async (ctx) => {
     const limit = Math.min(500, Math.max(1, Number(ctx.query.limit ?? 50) || 50));
     ctx.body = await k.jobs.history(limit, typeof ctx.query.action === 'string' ? ctx.query.action : undefined);
+  });
+  // Every job of this host as it starts and ends (whoever started it: this page, another browser, the CLI, a
+  // schedule): "started" and "finished" with the job (no log lines). One stream per page; the shell uses it to
+  // refresh what a finished job changed.
+  route('get', '/api/jobs/events', 'operator', (ctx) => {
+    const es = eventStream(ctx);
+    const strip = (j: { log?: unknown }) => { const { log: _log, ...rest } = j; return rest; };
+    const onStarted = (j: { log?: unknown }) => es.send('started', strip(j));
+    const onFinished = (j: { log?: unknown }) => es.send('finished', strip(j));
+    const heartbeat = setInterval(() => es.stream.write(': ping\n\n'), 15_000);
+    k.jobs.events.on('started', onStarted);
+    k.jobs.events.on('finished', onFinished);
+    es.stream.write('retry: 3000\n\n');
+    ctx.req.on('close', () => {
+      clearInterval(heartbeat);
+      k.jobs.events.off('started', onStarted);
+      k.jobs.events.off('finished', onFinished);
+    });
   });
   route('get', '/api/jobs/:id', 'operator', async (ctx) => {
     const job = await k.jobs.get(ctx.params.id);
@@ -302,12 +335,7 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   });
 
   // ---- panels, schedules, audit, routes
-  route('get', '/api/panels', 'operator', (ctx, user) => {
-    ctx.body = k.plugins.panels().filter((p) => allows(user!.role, p.role ?? 'operator')).map((p) => ({
-      plugin: p.plugin, id: p.id, element: p.element, location: p.location, title: p.title,
-      url: `/plugins/${p.plugin}/${p.module.replace(/^\.\//, '')}`,
-    }));
-  });
+  route('get', '/api/panels', 'operator', (ctx, user) => { ctx.body = panelList(user!.role); });
   route('get', '/api/schedules', 'operator', async (ctx) => { ctx.body = await k.scheduler.list(); });
   route('get', '/api/audit', 'technician', async (ctx) => {
     ctx.body = await k.audit.list(Math.min(1000, Number(ctx.query.limit ?? 200) || 200));
@@ -361,9 +389,28 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
     const p = ctx.path;
     const opts = { maxage: 0, hidden: false, immutable: false };
     if (p === '/' || p === '/index.html') {
+      // The session and the first data the shell needs travel with the page (no extra round trips).
+      const session = (ctx.state as State).session;
+      const setupRequired = !(await k.users.hasTechnician());
+      const boot = {
+        session: { setupRequired, user: session?.user ?? null, csrfToken: session?.csrf, expiresAt: session?.expiresAt, version: HOST_VERSION },
+        ...(session && !setupRequired ? { actions: await actionList(), panels: panelList(session.user.role) } : {}),
+      };
       ctx.set('Cache-Control', 'no-store');
-      await send(ctx, 'index.html', { ...opts, root: join(PACKAGE_ROOT, 'host', 'ui') });
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = await renderPage(boot);
       return;
+    }
+    if (p === '/ui/kw.js') {
+      const b = await uiBundle();
+      if (b) {
+        ctx.set('Cache-Control', 'no-cache');
+        ctx.set('ETag', b.etag);
+        ctx.type = 'text/javascript; charset=utf-8';
+        if (ctx.get('if-none-match') === b.etag) { ctx.status = 304; return; }
+        ctx.body = b.code;
+        return;
+      }
     }
     let m: RegExpExecArray | null;
     if ((m = /^\/ui\/(.+)$/.exec(p)) && STATIC_EXT.test(p)) {

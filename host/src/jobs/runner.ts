@@ -10,7 +10,7 @@ import type { JobSource, PluginManager } from '../plugins/manager.js';
 import { createLogger } from '../log.js';
 import type { PluginActivity } from '../plugins/activity.js';
 
-export type JobState = 'running' | 'succeeded' | 'warning' | 'failed' | 'cancelled';
+export type JobState = 'running' | 'succeeded' | 'warning' | 'info' | 'failed' | 'cancelled';
 
 /** A job as the API shows it. */
 export interface JobView {
@@ -182,7 +182,7 @@ export class JobRunner {
       }
       const result: ActionResult = typeof out === 'string' ? { message: out } : (out ?? {});
       if (job.controller.signal.aborted) throw job.controller.signal.reason ?? new Error('aborted');
-      fin.state = result.outcome === 'warning' ? 'warning' : 'succeeded';
+      fin.state = result.outcome === 'warning' ? 'warning' : result.outcome === 'info' ? 'info' : 'succeeded';
       fin.result = { message: result.message ?? action.success ?? 'Fertig.', details: result.details };
       fin.percent = 100;
       fin.message = fin.result.message;
@@ -199,7 +199,7 @@ export class JobRunner {
         fin.error = {
           code: 'job.crashed',
           message: `„${action.title}“ ist mit einem unerwarteten Fehler abgebrochen: ${(e as Error)?.message ?? e}`,
-          hint: 'Bitte erneut versuchen; wenn es wieder passiert, den Support anrufen (Protokoll unter „Wartung → Verlauf“).',
+          hint: 'Bitte erneut versuchen; wenn es wieder passiert, den Support anrufen (Einzelheiten unter „Verlauf“ → „anzeigen“).',
         };
       }
       fin.message = fin.error.message;

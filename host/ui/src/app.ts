@@ -4,10 +4,12 @@
  */
 import { LitElement, html, css } from 'lit';
 import {
-  api, ApiError, getSession, kwStyles, kwTheme, setCsrfToken, UNAUTHORIZED_EVENT, type SessionUser,
+  api, ApiError, getSession, kwStyles, kwTheme, primeSession, setCsrfToken, UNAUTHORIZED_EVENT, type SessionUser,
 } from 'kassenwart/sdk/ui';
+import { dropBoot, takeBoot } from './boot.js';
 import { currentUser, hasRole, roleLabel, setCurrentUser } from './state.js';
 import { resetPanels } from './panels.js';
+import { startJobEvents, stopJobEvents } from './job-events.js';
 import { PLUGINS_CHANGED_EVENT } from './plugins.js';
 import './dialog.js';
 import './maintenance.js';
@@ -53,9 +55,9 @@ class KwApp extends LitElement {
       header button { background: transparent; color: inherit; border-color: rgb(255 255 255 / 50%); min-height: 36px; }
       nav ul { list-style: none; margin: 0 auto; padding: 0 8px; display: flex; gap: 2px; max-width: 1200px; overflow-x: auto; }
       nav a { display: block; padding: 10px 16px; color: inherit; text-decoration: none; border-bottom: 4px solid transparent; white-space: nowrap; font-weight: 600; }
-      nav a[aria-current='page'] { border-bottom-color: var(--kw-focus, #f2a900); }
+      nav a[aria-current='page'] { border-bottom-color: var(--kw-accent, #f2a900); }
       nav a:hover { background: rgb(255 255 255 / 10%); }
-      main { max-width: 1200px; margin: 0 auto; padding: 16px; }
+      main:not(.auth) { max-width: 1200px; margin: 0 auto; padding: 16px; }
       main:focus { outline: none; }
       .auth { max-width: 26rem; margin: 8vh auto; padding: 0 16px; }
       .auth .card { padding: 20px; }
@@ -109,7 +111,9 @@ class KwApp extends LitElement {
 
   private async checkSession() {
     try {
-      const s = await getSession(true);
+      const booted = takeBoot('session');
+      if (booted) primeSession(booted);
+      const s = booted ?? await getSession(true);
       if (s.setupRequired) this.view = 'setup';
       else this.signedIn(s.user);
     } catch (e) {
@@ -118,12 +122,22 @@ class KwApp extends LitElement {
     }
   }
 
-  private signedIn(user: SessionUser | null) {
+  private signedIn(user: SessionUser | null, focusPage = false) {
+    if (user?.name !== this.user?.name || user?.role !== this.user?.role) {
+      resetPanels();
+      if (this.user) dropBoot();
+    }
     setCurrentUser(user);
     this.user = user;
     this.view = user ? 'app' : 'login';
     this.error = '';
-    if (user) document.title = `${routes.find((r) => r.path === this.route)?.label ?? 'Wartung'} – Kassenwart`;
+    if (user) {
+      document.title = `${routes.find((r) => r.path === this.route)?.label ?? 'Wartung'} – Kassenwart`;
+      startJobEvents();
+      if (focusPage) void this.focusHeading();
+    } else {
+      stopJobEvents();
+    }
   }
 
   override updated(changed: Map<string, unknown>) {
@@ -133,17 +147,21 @@ class KwApp extends LitElement {
     }
   }
 
+  /** Moves focus to the current page's <h1>, so keyboard and screen-reader users land on it. */
+  private async focusHeading() {
+    await this.updateComplete;
+    const page = this.renderRoot.querySelector('main > *');
+    await (page as LitElement | null)?.updateComplete;
+    const h1 = (page?.shadowRoot?.querySelector('h1') ?? this.renderRoot.querySelector('main h1') ?? this.renderRoot.querySelector('main')) as HTMLElement | null;
+    h1?.focus();
+  }
+
   private async onHashChange() {
     const next = routeFromHash();
     if (next === this.route) return;
     this.route = next;
     document.title = `${routes.find((r) => r.path === next)?.label ?? 'Wartung'} – Kassenwart`;
-    await this.updateComplete;
-    // Move focus to the new page's heading so keyboard and screen-reader users land on it.
-    const page = this.renderRoot.querySelector('main > *');
-    await (page as LitElement | null)?.updateComplete;
-    const h1 = (page?.shadowRoot?.querySelector('h1') ?? this.renderRoot.querySelector('main')) as HTMLElement | null;
-    h1?.focus();
+    await this.focusHeading();
   }
 
   private field(form: HTMLFormElement, name: string): string {
@@ -161,7 +179,7 @@ class KwApp extends LitElement {
         password: this.field(form, 'password'),
       });
       setCsrfToken(r.csrfToken);
-      this.signedIn(r.user);
+      this.signedIn(r.user, true);
     } catch (err) {
       this.error = err instanceof ApiError && err.hint ? `${err.message} ${err.hint}` : (err as Error).message;
       await this.updateComplete;
@@ -189,9 +207,13 @@ class KwApp extends LitElement {
       });
       if (r?.csrfToken) setCsrfToken(r.csrfToken);
       const s = await getSession(true);
-      this.signedIn(s.user ?? r?.user ?? null);
+      this.signedIn(s.user ?? r?.user ?? null, true);
     } catch (err) {
       this.error = err instanceof ApiError && err.hint ? `${err.message} ${err.hint}` : (err as Error).message;
+      // back where the correction is typed (the submit button was disabled meanwhile and lost the focus)
+      await this.updateComplete;
+      const field = err instanceof ApiError && err.code !== 'setup.token' && /passw/i.test(err.message) ? '#password' : '#token';
+      (this.renderRoot.querySelector(field) as HTMLInputElement | null)?.select();
     } finally {
       this.busy = false;
     }
@@ -209,7 +231,7 @@ class KwApp extends LitElement {
   }
 
   private renderSetup() {
-    return html`<div class="auth"><div class="card">
+    return html`<main class="auth"><div class="card">
       <h1>Ersteinrichtung</h1>
       <p>Kassenwart ist noch nicht eingerichtet. Legen Sie jetzt das Techniker-Konto an.</p>
       <p class="muted">Den Einrichtungscode zeigt der Kassenserver beim Start in seiner Konsole an.
@@ -226,11 +248,11 @@ class KwApp extends LitElement {
         ${this.error ? html`<p class="message error" role="alert">${this.error}</p>` : ''}
         <button type="submit" class="primary" ?disabled=${this.busy}>Einrichten und anmelden</button>
       </form>
-    </div></div>`;
+    </div></main>`;
   }
 
   private renderLogin() {
-    return html`<div class="auth"><div class="card">
+    return html`<main class="auth"><div class="card">
       <h1>Anmelden</h1>
       <p class="muted">Backoffice · Wartung</p>
       <form @submit=${(e: Event) => this.login(e)}>
@@ -241,7 +263,7 @@ class KwApp extends LitElement {
         ${this.error ? html`<p class="message error" role="alert">${this.error}</p>` : ''}
         <button type="submit" class="primary" ?disabled=${this.busy}>Anmelden</button>
       </form>
-    </div></div>`;
+    </div></main>`;
   }
 
   private renderPage() {
@@ -266,9 +288,9 @@ class KwApp extends LitElement {
       case 'loading':
         return html`<main><p class="muted" role="status">Wird geladen …</p></main>`;
       case 'offline':
-        return html`<div class="auth"><div class="card"><h1>Kassenwart</h1>
+        return html`<main class="auth"><div class="card"><h1>Kassenwart</h1>
           <p class="message error" role="alert">${this.error}</p>
-          <button type="button" class="primary" @click=${() => this.checkSession()}>Erneut versuchen</button></div></div>`;
+          <button type="button" class="primary" @click=${() => this.checkSession()}>Erneut versuchen</button></div></main>`;
       case 'setup':
         return this.renderSetup();
       case 'login':

@@ -87,6 +87,27 @@ customElements.define('kw-confirm', KwConfirm);
 
 let instance: KwConfirm | undefined;
 
+/** What a panel sends (`kwConfirm()` in kassenwart/sdk/ui) to ask through the shell's dialog. */
+export interface ConfirmRequest {
+  title: string;
+  text: string;
+  accept?: string;
+  cancel?: string;
+  resolve: (ok: boolean) => void;
+}
+
+/** The event on `window` a panel dispatches (cancelable); the shell calls `preventDefault()` to say it answers. */
+export const CONFIRM_REQUEST_EVENT = 'kw-confirm-request';
+
+window.addEventListener(CONFIRM_REQUEST_EVENT, (e) => {
+  const d = (e as CustomEvent<ConfirmRequest>).detail;
+  if (!d || typeof d.resolve !== 'function') return;
+  e.preventDefault();
+  void confirmDialog({
+    title: String(d.title ?? ''), message: String(d.text ?? ''), acceptLabel: d.accept, cancelLabel: d.cancel,
+  }).then((ok) => d.resolve(ok), () => d.resolve(false));
+});
+
 /** Asks a yes/no question in the shared modal dialog. */
 export function confirmDialog(options: ConfirmOptions): Promise<boolean> {
   if (!instance) {

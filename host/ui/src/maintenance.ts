@@ -1,20 +1,28 @@
 /**
  * "Wartung": one card per maintenance action (button → confirm → progress over server-sent events →
- * result or German error), the plugins' maintenance panels, and the right-hand column of sidebar panels.
+ * result, information or German error), the plugins' panels in the left column, and the right-hand column
+ * ("Rechts auf dem Bildschirm") with the panels whose manifest says `column: "side"`.
  */
 import { LitElement, html, css, nothing } from 'lit';
-import { api, ApiError, followJob, kwStyles, startAction, type Job } from 'kassenwart/sdk/ui';
+import { api, ApiError, followJob, kwStyles, startAction, JOB_FINISHED_EVENT, type Job } from 'kassenwart/sdk/ui';
 import { confirmDialog } from './dialog.js';
 import { fetchPanels } from './panels.js';
-import { formatDate, hasRole, jobStateLabel, type ActionInfo, type PanelInfo } from './state.js';
+import { JOB_STARTED_EVENT } from './job-events.js';
+import { takeBoot } from './boot.js';
+import { deepActiveElement, formatDate, hasRole, jobStateLabel, type ActionInfo, type PanelInfo } from './state.js';
 
-/** The warning shown while an exclusive action runs (vendor wording). */
-export const EXCLUSIVE_WARNING = 'Bitte während der Datensicherung nicht mit der Kasse arbeiten';
+export { JOB_FINISHED_EVENT };
 
-/** Event (bubbling, composed) fired by an action card when its job finished. */
-export const JOB_FINISHED_EVENT = 'kw-job-finished';
-
-type Outcome = { kind: 'success' | 'warning' | 'error' | 'notice'; text: string; hint?: string };
+type Outcome = { kind: 'success' | 'warning' | 'error' | 'notice' | 'info'; text: string; hint?: string };
+/**
+ * A result text: the first line bold (the headline, e.g. "Update fertig!"), the rest as it was written, line by
+ * line (e.g. the changes of an update), not one bold run-on paragraph.
+ */
+export function renderMessage(text: string) {
+  const [head, ...rest] = text.split('\n');
+  const more = rest.join('\n').trim();
+  return html`<strong>${head}</strong>${more ? html`<div class="more">${more}</div>` : ''}`;
+}
 
 /** One action: its button, confirm dialog, progress while running and the outcome. */
 export class KwAction extends LitElement {
@@ -23,10 +31,14 @@ export class KwAction extends LitElement {
     css`
       .card { height: 100%; margin: 0; display: flex; flex-direction: column; gap: 8px; }
       button.start { width: 100%; min-height: 56px; font-size: 1.1rem; }
-      .progress-line { display: flex; justify-content: space-between; gap: 8px; font-size: 0.95rem; }
+      .progress-line { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; font-size: 0.95rem; }
+      .percent { white-space: nowrap; flex: none; font-variant-numeric: tabular-nums; font-weight: 600; }
+      .progress-message { min-width: 0; text-align: right; overflow-wrap: anywhere; }
+      button.start[aria-disabled='true'] { opacity: 0.55; cursor: progress; }
       .message { margin: 0; }
       .message .row { margin-top: 6px; }
       .hint { display: block; margin-top: 4px; font-weight: normal; }
+      .more { white-space: pre-line; margin-top: 6px; font-weight: normal; }
     `,
   ];
   static override properties = {
@@ -50,15 +62,33 @@ export class KwAction extends LitElement {
     this.busy = false;
   }
 
+  private readonly onStarted = (e: Event) => {
+    const job = (e as CustomEvent<Job>).detail;
+    if (job?.actionId === this.action?.id && !this.job && !this.busy) this.follow(job);
+  };
+
+  private readonly onFinished = (e: Event) => {
+    const job = (e as CustomEvent<Job>).detail;
+    if (job?.actionId === this.action?.id) this.lastJob = job;
+  };
+
   override connectedCallback() {
     super.connectedCallback();
+    window.addEventListener(JOB_STARTED_EVENT, this.onStarted);
+    window.addEventListener(JOB_FINISHED_EVENT, this.onFinished);
     if (this.action?.running && !this.job) void this.attach(this.action.running);
   }
 
   override disconnectedCallback() {
     super.disconnectedCallback();
+    window.removeEventListener(JOB_STARTED_EVENT, this.onStarted);
+    window.removeEventListener(JOB_FINISHED_EVENT, this.onFinished);
     this.following?.abort();
     this.following = undefined;
+  }
+
+  override willUpdate(changed: Map<string, unknown>) {
+    if (changed.has('action') && this.action?.last && !this.lastJob) this.lastJob = this.action.last;
   }
 
   /** Follows an already running job (started elsewhere, or before the page was opened). */
@@ -92,11 +122,14 @@ export class KwAction extends LitElement {
   private finished(job: Job) {
     this.job = null;
     this.following = undefined;
+    this.lastJob = job;
     const a = this.action;
     if (job.state === 'succeeded') {
       this.outcome = { kind: 'success', text: job.result?.message || a.success || `${a.title}: erfolgreich abgeschlossen.` };
     } else if (job.state === 'warning') {
       this.outcome = { kind: 'warning', text: job.result?.message || `${a.title}: mit Warnung abgeschlossen.`, hint: job.error?.hint };
+    } else if (job.state === 'info') {
+      this.outcome = { kind: 'info', text: job.result?.message || `${a.title}: nichts zu tun.` };
     } else if (job.state === 'cancelled') {
       this.outcome = { kind: 'notice', text: `${a.title} wurde abgebrochen.` };
     } else {
@@ -106,8 +139,17 @@ export class KwAction extends LitElement {
         hint: job.error?.hint,
       };
     }
-    this.dispatchEvent(new CustomEvent(JOB_FINISHED_EVENT, { detail: job, bubbles: true, composed: true }));
-    void this.updateComplete.then(() => (this.renderRoot.querySelector('.outcome button') as HTMLElement | null)?.focus());
+    // The "ok" button is where the user goes next, if they were here (never steal focus from elsewhere).
+    const focused = deepActiveElement();
+    const here = !focused || focused === document.body || this.renderRoot.contains(focused);
+    if (here) void this.updateComplete.then(() => (this.renderRoot.querySelector('.outcome button') as HTMLElement | null)?.focus());
+  }
+
+  /** "ok": the message goes, focus goes back to the action's button. */
+  private async dismiss() {
+    this.outcome = null;
+    await this.updateComplete;
+    (this.renderRoot.querySelector('button.start') as HTMLElement | null)?.focus();
   }
 
   private async start() {
@@ -160,8 +202,12 @@ export class KwAction extends LitElement {
     const o = this.outcome;
     const pct = typeof job?.percent === 'number' ? Math.max(0, Math.min(100, Math.round(job.percent))) : undefined;
     const running = !!job;
+    const outcomeClass = o?.kind === 'notice' ? 'warning' : o?.kind;
+    // While starting, the button stays focusable (aria-disabled, clicks ignored): a disabled button would drop
+    // the keyboard focus to the page.
     return html`<div class="card" data-action=${a.id}>
-      <button class="primary start" ?disabled=${!allowed || this.busy} aria-describedby=${a.description || !allowed ? 'desc' : nothing}
+      <button class="primary start" ?disabled=${!allowed} aria-disabled=${this.busy ? 'true' : 'false'}
+        aria-describedby=${a.description || !allowed ? 'desc' : nothing}
         @click=${() => this.start()}>${a.title}</button>
       ${a.description || !allowed
         ? html`<p id="desc" class="muted">${a.description ?? ''}${allowed ? '' : ' Nur für Techniker.'}</p>`
@@ -172,15 +218,15 @@ export class KwAction extends LitElement {
               aria-label=${`Fortschritt: ${a.title}`}></progress>
             <div class="progress-line"><span class="percent">${pct === undefined ? 'läuft …' : `${pct} %`}</span>
               <span class="progress-message">${job.message ?? ''}</span></div>
-            ${a.exclusive ? html`<p class="message warning exclusive"><strong>${EXCLUSIVE_WARNING}</strong></p>` : ''}
+            ${a.warning ? html`<p class="message warning action-warning"><strong>${a.warning}</strong></p>` : ''}
             ${allowed ? html`<button type="button" @click=${() => this.cancel()}>Abbrechen</button>` : ''}
           </div>`
         : ''}
       ${o
-        ? html`<div class=${`message outcome ${o.kind === 'notice' ? 'warning' : o.kind}`}
-            role=${o.kind === 'success' ? 'status' : 'alert'}>
-            <strong>${o.text}</strong>${o.hint ? html`<span class="hint">${o.hint}</span>` : ''}
-            <div class="row"><button type="button" @click=${() => { this.outcome = null; }}>ok</button></div>
+        ? html`<div class=${`message outcome ${outcomeClass}`}
+            role=${o.kind === 'success' || o.kind === 'info' ? 'status' : 'alert'}>
+            ${renderMessage(o.text)}${o.hint ? html`<span class="hint">${o.hint}</span>` : ''}
+            <div class="row"><button type="button" @click=${() => this.dismiss()}>ok</button></div>
           </div>`
         : ''}
       ${this.lastJob && !running
@@ -192,18 +238,8 @@ export class KwAction extends LitElement {
 customElements.define('kw-action', KwAction);
 
 /** A grid of action cards (used on "Wartung" and in settings sections). */
-export function renderActions(actions: ActionInfo[], lastJobs: Map<string, Job>) {
-  return html`<div class="actions">${actions.map(
-    (a) => html`<kw-action .action=${a} .lastJob=${lastJobs.get(a.id)}></kw-action>`,
-  )}</div>`;
-}
-
-/** Newest finished job per action id, from `GET /api/jobs`. */
-export async function lastJobsByAction(): Promise<Map<string, Job>> {
-  const jobs = await api<Job[]>('GET', '/api/jobs?limit=100');
-  const map = new Map<string, Job>();
-  for (const j of jobs) if (j.state !== 'running' && !map.has(j.actionId)) map.set(j.actionId, j);
-  return map;
+export function renderActions(actions: ActionInfo[]) {
+  return html`<div class="actions">${actions.map((a) => html`<kw-action .action=${a}></kw-action>`)}</div>`;
 }
 
 /** Shared CSS of the action grid. */
@@ -216,23 +252,21 @@ class KwMaintenance extends LitElement {
     kwStyles,
     actionGridStyles,
     css`
-      .layout { display: grid; grid-template-columns: minmax(0, 1fr); gap: var(--kw-gap, 12px); }
+      .layout { display: grid; grid-template-columns: minmax(0, 1fr); gap: var(--kw-gap, 12px); align-items: start; }
       @media (min-width: 880px) {
-        .layout.with-sidebar { grid-template-columns: minmax(0, 1fr) minmax(260px, 320px); }
+        .layout.with-side { grid-template-columns: minmax(0, 1fr) minmax(280px, 340px); }
       }
-      aside h2.visually-hidden { position: absolute; left: -10000px; }
+      aside kw-panel-host { display: block; }
     `,
   ];
   static override properties = {
     actions: { state: true },
     panels: { state: true },
-    lastJobs: { state: true },
     error: { state: true },
     loaded: { state: true },
   };
   declare actions: ActionInfo[];
   declare panels: PanelInfo[];
-  declare lastJobs: Map<string, Job>;
   declare error: string;
   declare loaded: boolean;
 
@@ -240,10 +274,8 @@ class KwMaintenance extends LitElement {
     super();
     this.actions = [];
     this.panels = [];
-    this.lastJobs = new Map();
     this.error = '';
     this.loaded = false;
-    this.addEventListener(JOB_FINISHED_EVENT, () => void this.loadHistory());
   }
 
   override connectedCallback() {
@@ -251,21 +283,13 @@ class KwMaintenance extends LitElement {
     void this.load();
   }
 
-  private async loadHistory() {
-    this.lastJobs = await lastJobsByAction().catch(() => this.lastJobs);
-  }
-
   private async load() {
     try {
-      const [actions, main, side] = await Promise.all([
-        api<ActionInfo[]>('GET', '/api/actions'),
-        fetchPanels('maintenance'),
-        fetchPanels('sidebar'),
-      ]);
+      const booted = takeBoot('actions');
+      const [actions, panels] = await Promise.all([booted ?? api<ActionInfo[]>('GET', '/api/actions'), fetchPanels('maintenance')]);
       this.actions = actions.filter((a) => (a.location ?? 'maintenance') === 'maintenance');
-      this.panels = [...main, ...side];
+      this.panels = panels;
       this.error = '';
-      await this.loadHistory();
     } catch (e) {
       this.error = e instanceof Error ? e.message : String(e);
     } finally {
@@ -274,20 +298,20 @@ class KwMaintenance extends LitElement {
   }
 
   override render() {
-    const main = this.panels.filter((p) => p.location === 'maintenance');
-    const side = this.panels.filter((p) => p.location === 'sidebar');
-    return html`<div class=${side.length ? 'layout with-sidebar' : 'layout'}>
+    const main = this.panels.filter((p) => p.column !== 'side');
+    const side = this.panels.filter((p) => p.column === 'side');
+    return html`<div class=${side.length ? 'layout with-side' : 'layout'}>
       <div class="main">
         <h1 tabindex="-1">Wartung</h1>
         ${this.error ? html`<p class="message error" role="alert">${this.error}</p>` : ''}
         ${this.loaded && !this.error && !this.actions.length
           ? html`<p class="muted">Keine Wartungsfunktionen verfügbar. Unter „Plugins“ lassen sich weitere aktivieren.</p>`
           : ''}
-        ${renderActions(this.actions, this.lastJobs)}
+        ${renderActions(this.actions)}
         ${main.map((p) => html`<kw-panel-host .panel=${p}></kw-panel-host>`)}
       </div>
       ${side.length
-        ? html`<aside aria-label="Informationen">${side.map((p) => html`<kw-panel-host .panel=${p}></kw-panel-host>`)}</aside>`
+        ? html`<aside aria-label="Auf einen Blick">${side.map((p) => html`<kw-panel-host .panel=${p}></kw-panel-host>`)}</aside>`
         : ''}
     </div>`;
   }

@@ -2,22 +2,33 @@
  * Plugin panels: each one is a custom element whose module is imported only when a page that shows it is
  * opened. Elements are created once and kept, so a panel keeps its state across page changes.
  */
-import { LitElement, html, css } from 'lit';
+import { LitElement, html, css, nothing } from 'lit';
 import { api, kwStyles } from 'kassenwart/sdk/ui';
 import type { PanelInfo } from './state.js';
+import { takeBoot } from './boot.js';
 
 const modules = new Map<string, Promise<unknown>>();
 const elements = new Map<string, HTMLElement>();
 
-/** Forget loaded elements (after plugins were enabled or disabled). Loaded modules stay: they cannot be unloaded. */
+let list: Promise<PanelInfo[]> | undefined;
+
+/**
+ * Forget the panel list and loaded elements (after plugins were enabled or disabled, or another user signed in).
+ * Loaded modules stay: they cannot be unloaded.
+ */
 export function resetPanels(): void {
   elements.clear();
+  list = undefined;
 }
 
-/** `GET /api/panels`, only those at `location`. */
+/** The panels at `location`, from one `GET /api/panels` per page load (shared by every page). */
 export async function fetchPanels(location: PanelInfo['location']): Promise<PanelInfo[]> {
-  const all = await api<PanelInfo[]>('GET', '/api/panels');
-  return all.filter((p) => p.location === location);
+  if (!list) {
+    const booted = takeBoot('panels');
+    list = booted ? Promise.resolve(booted) : api<PanelInfo[]>('GET', '/api/panels');
+    list.catch(() => { list = undefined; });
+  }
+  return (await list).filter((p) => p.location === location);
 }
 
 async function elementFor(p: PanelInfo): Promise<HTMLElement> {
@@ -77,8 +88,9 @@ class KwPanelHost extends LitElement {
   override render() {
     const p = this.panel;
     if (!p) return '';
-    return html`<section class="card" aria-label=${p.title ?? p.id} data-panel=${`${p.plugin}/${p.id}`}>
-      ${p.title ? html`<h2>${p.title}</h2>` : ''}
+    // A named group, not a region: a panel often has its own region of the same name (no duplicate landmarks).
+    return html`<section class="card" role="group" aria-labelledby="t" aria-label=${p.title ? nothing : p.id} data-panel=${`${p.plugin}/${p.id}`}>
+      ${p.title ? html`<h2 id="t">${p.title}</h2>` : ''}
       ${this.error
         ? html`<p class="message error" role="alert">${this.error}<br />Bitte das Plugin prüfen oder den Support informieren.</p>`
         : this.el ?? html`<p class="muted">Wird geladen …</p>`}

@@ -5,9 +5,10 @@
  * appear beside the field and nothing is stored on error.
  */
 import { LitElement, html, css, nothing } from 'lit';
-import { api, ApiError, kwStyles, type SettingsEntry, type Job } from 'kassenwart/sdk/ui';
+import { api, ApiError, kwStyles, type SettingsEntry } from 'kassenwart/sdk/ui';
 import { fetchPanels } from './panels.js';
-import { JOB_FINISHED_EVENT, actionGridStyles, lastJobsByAction, renderActions } from './maintenance.js';
+import { takeBoot } from './boot.js';
+import { actionGridStyles, renderActions } from './maintenance.js';
 import { hasRole, type ActionInfo, type PanelInfo, type Role } from './state.js';
 import type { SettingSchema } from 'kassenwart/sdk';
 
@@ -27,10 +28,10 @@ function kindOf(s: Schema): Kind {
 
 function enumLabel(s: Schema, v: unknown): string {
   const label = s['x-enumLabels']?.[String(v)];
-  const shown = v === '' || v === null || v === undefined ? '(leer)' : String(v);
-  if (!label) return shown;
-  // Labels usually start with the value ("X: nur USB-Stick"); otherwise show both.
-  return v === '' || label.startsWith(String(v)) ? label : `${shown} – ${label}`;
+  // Only the German label: a value like "explicit" or "stable" is an identifier, not text for a person
+  // (labels that start with their value, like "X: nur USB-Stick", carry it anyway).
+  if (label) return label;
+  return v === '' || v === null || v === undefined ? '(leer)' : String(v);
 }
 
 /** The current value as text. */
@@ -292,14 +293,12 @@ class KwSettings extends LitElement {
     entries: { state: true },
     actions: { state: true },
     panels: { state: true },
-    lastJobs: { state: true },
     error: { state: true },
     loaded: { state: true },
   };
   declare entries: SettingsEntry[];
   declare actions: ActionInfo[];
   declare panels: PanelInfo[];
-  declare lastJobs: Map<string, Job>;
   declare error: string;
   declare loaded: boolean;
 
@@ -308,12 +307,9 @@ class KwSettings extends LitElement {
     this.entries = [];
     this.actions = [];
     this.panels = [];
-    this.lastJobs = new Map();
     this.error = '';
     this.loaded = false;
     this.addEventListener('kw-setting-saved', (e) => void this.reload((e as CustomEvent).detail.plugin));
-    // an action on this page finished: its "Zuletzt" line shows the new run, as on the maintenance page
-    this.addEventListener(JOB_FINISHED_EVENT, () => void lastJobsByAction().then((j) => { this.lastJobs = j; }, () => {}));
   }
 
   override connectedCallback() {
@@ -325,14 +321,13 @@ class KwSettings extends LitElement {
     try {
       const [entries, actions, panels] = await Promise.all([
         api<SettingsEntry[]>('GET', '/api/settings'),
-        api<ActionInfo[]>('GET', '/api/actions'),
+        takeBoot('actions') ?? api<ActionInfo[]>('GET', '/api/actions'),
         fetchPanels('settings'),
       ]);
       this.entries = entries;
       this.actions = actions.filter((a) => a.location === 'settings');
       this.panels = panels;
       this.error = '';
-      if (this.actions.length) this.lastJobs = await lastJobsByAction().catch(() => new Map());
     } catch (e) {
       this.error = e instanceof Error ? e.message : String(e);
     } finally {
@@ -374,6 +369,21 @@ class KwSettings extends LitElement {
         return oa - ob || ka.localeCompare(kb, 'de', { numeric: true });
       });
     }
+    const byPlugin = new Map(this.entries.map((e) => [e.plugin, e]));
+    // One section per subject: a plugin's settings actions and panels join the section their manifest names
+    // (`section`), else the section of the plugin's first setting, else a section named after the plugin.
+    const homeOf = (plugin: string): string => {
+      for (const [name, rows] of groups) if (rows.some((r) => r.plugin === plugin)) return name;
+      return byPlugin.get(plugin)?.displayName ?? plugin;
+    };
+    const extras = new Map<string, { actions: ActionInfo[]; panels: PanelInfo[] }>();
+    const extra = (section: string) => {
+      if (!extras.has(section)) extras.set(section, { actions: [], panels: [] });
+      return extras.get(section)!;
+    };
+    for (const a of this.actions) extra(a.section ?? homeOf(a.plugin)).actions.push(a);
+    for (const p of this.panels) extra(p.section ?? homeOf(p.plugin)).panels.push(p);
+    for (const name of extras.keys()) if (!groups.has(name)) groups.set(name, []);
     // Sections with display codes first, in code order (01.1 "POS Hardware → lokales Backup" on top, as in
     // the vendor's back-office); the others after them in plugin order.
     const minCode = (rows: Row[]) =>
@@ -384,43 +394,28 @@ class KwSettings extends LitElement {
       if (ca && cb) return compareCodes(ca, cb);
       return ca ? -1 : cb ? 1 : 0;
     });
-    const byPlugin = new Map(this.entries.map((e) => [e.plugin, e]));
-    const extras = new Map<string, { actions: ActionInfo[]; panels: PanelInfo[] }>();
-    for (const a of this.actions) {
-      if (!extras.has(a.plugin)) extras.set(a.plugin, { actions: [], panels: [] });
-      extras.get(a.plugin)!.actions.push(a);
-    }
-    for (const p of this.panels) {
-      if (!extras.has(p.plugin)) extras.set(p.plugin, { actions: [], panels: [] });
-      extras.get(p.plugin)!.panels.push(p);
-    }
     return html`<h1 tabindex="-1">Einstellungen</h1>
       ${this.error ? html`<p class="message error" role="alert">${this.error}</p>` : ''}
-      ${this.loaded && !this.error && groups.size === 0 && extras.size === 0
+      ${this.loaded && !this.error && groups.size === 0
         ? html`<p class="muted">Keines der aktiven Plugins hat Einstellungen.</p>`
         : ''}
-      ${sections.length + extras.size > 2
+      ${sections.length > 2
         ? html`<nav class="jump" aria-label="Abschnitte">${sections.map(([section], i) => html`<button type="button"
-            @click=${() => this.jump(`s-${i}`)}>${section}</button>`)}${[...extras.keys()].map((plugin) => html`<button
-            type="button" @click=${() => this.jump(`x-${plugin}`)}>${byPlugin.get(plugin)?.displayName ?? plugin}</button>`)}</nav>`
+            @click=${() => this.jump(`s-${i}`)}>${section}</button>`)}</nav>`
         : ''}
-      ${sections.map(
-        ([section, rows], i) => html`<section class="card" aria-label=${section}>
+      ${sections.map(([section, rows], i) => {
+        const x = extras.get(section);
+        return html`<section class="card" aria-labelledby=${`s-${i}`}>
           <h2 id=${`s-${i}`} tabindex="-1">${section}</h2>
           ${rows.map((r) => {
             const e = byPlugin.get(r.plugin)!;
             return html`<kw-setting plugin=${r.plugin} key=${r.key} .schema=${r.schema} .value=${e.values?.[r.key]}
               ?secretSet=${!!e.secrets?.[r.key]}></kw-setting>`;
           })}
-        </section>`,
-      )}
-      ${[...extras].map(
-        ([plugin, x]) => html`<section class="card" aria-label=${byPlugin.get(plugin)?.displayName ?? plugin}>
-          <h2 id=${`x-${plugin}`} tabindex="-1">${byPlugin.get(plugin)?.displayName ?? plugin}</h2>
-          ${x.actions.length ? renderActions(x.actions, this.lastJobs) : ''}
-          ${x.panels.map((p) => html`<kw-panel-host .panel=${p}></kw-panel-host>`)}
-        </section>`,
-      )}`;
+          ${x?.actions.length ? renderActions(x.actions) : ''}
+          ${x?.panels.map((p) => html`<kw-panel-host .panel=${p}></kw-panel-host>`) ?? ''}
+        </section>`;
+      })}`;
   }
 }
 customElements.define('kw-settings', KwSettings);

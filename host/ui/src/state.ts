@@ -1,6 +1,6 @@
 /** Shell-wide state: the signed-in user, role checks, German labels and formatting. */
 import type { ActionContribution, Role } from 'kassenwart/sdk';
-import type { SessionUser } from 'kassenwart/sdk/ui';
+import type { Job, SessionUser } from 'kassenwart/sdk/ui';
 
 /** A role from the manifests. */
 export type { Role };
@@ -55,6 +55,7 @@ export function jobStateLabel(state: string): string {
       running: 'läuft',
       succeeded: 'erfolgreich',
       warning: 'mit Warnung',
+      info: 'Information',
       failed: 'fehlgeschlagen',
       cancelled: 'abgebrochen',
     } as Record<string, string>
@@ -81,19 +82,25 @@ export function deepActiveElement(): HTMLElement | null {
   return el;
 }
 
-/** An action as `GET /api/actions` lists it: the manifest's contribution plus where it runs. */
+/** An action as `GET /api/actions` lists it: the manifest's contribution plus where it runs and its last run. */
 export interface ActionInfo extends ActionContribution {
   plugin: string;
   running?: string | null;
+  /** The newest finished run (for "Zuletzt: …"). */
+  last?: Job | null;
 }
 
-/** A panel as `GET /api/panels` lists it. */
+/** A panel as `GET /api/panels` lists it ("sidebar" already turned into maintenance + side by the server). */
 export interface PanelInfo {
   plugin: string;
   id: string;
   element: string;
   url: string;
-  location: 'maintenance' | 'sidebar' | 'settings';
+  location: 'maintenance' | 'settings';
+  /** On the maintenance page: left ("main", default) or right ("side"). */
+  column?: 'main' | 'side';
+  /** For settings panels: the section it belongs to. */
+  section?: string;
   title?: string;
 }
 
@@ -109,4 +116,50 @@ export interface PluginInfo {
   builtin?: boolean;
   dependencies?: Record<string, string> | string[];
   dependants?: string[];
+}
+
+/** German names of the host's audit events. */
+const auditEvents: Record<string, string> = {
+  login: 'Anmeldung',
+  'login.failed': 'Anmeldung fehlgeschlagen',
+  'login.refused': 'Anmeldung gesperrt (zu viele Versuche)',
+  logout: 'Abmeldung',
+  'setup.failed': 'Ersteinrichtung: falscher Einrichtungscode',
+  'settings.change': 'Einstellung geändert',
+  'action.start': 'Vorgang gestartet',
+  'action.cancel': 'Vorgang abgebrochen',
+  'plugin.enable': 'Plugin aktiviert',
+  'plugin.disable': 'Plugin deaktiviert',
+  'plugin.add-folder': 'Plugin-Ordner hinzugefügt',
+  'plugin.remove-folder': 'Plugin-Ordner entfernt',
+  'user.add': 'Benutzer angelegt',
+  'user.passwd': 'Passwort geändert',
+  'user.remove': 'Benutzer entfernt',
+};
+
+/** German text of an audit event; an unknown (plugin's) event reads "Ereignis „<code>“". */
+export function auditEventLabel(event: string): string {
+  return auditEvents[event] ?? `Ereignis „${event}“`;
+}
+
+/** German names of the keys in audit details. */
+const detailKeys: Record<string, string> = {
+  ip: 'Adresse', role: 'Rolle', job: 'Vorgang', keys: 'Einstellungen', before: 'vorher', after: 'nachher',
+  alsoEnabled: 'ebenfalls aktiviert', alsoDisabled: 'ebenfalls deaktiviert', found: 'gefunden', count: 'Anzahl',
+  by: 'über', reason: 'Grund',
+};
+
+/** Audit details as German text: "Rolle: Techniker · Adresse: 127.0.0.1"; values of `role` are translated. */
+export function auditDetails(d: unknown): string {
+  const value = (k: string, v: unknown): string => {
+    if (k === 'role' && typeof v === 'string') return roleLabel(v);
+    if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(', ') : '–';
+    if (typeof v === 'boolean') return v ? 'ja' : 'nein';
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  };
+  if (d === undefined || d === null) return '';
+  if (typeof d !== 'object' || Array.isArray(d)) return value('', d);
+  return Object.entries(d as Record<string, unknown>)
+    .filter(([, v]) => !(Array.isArray(v) && v.length === 0) && v !== undefined)
+    .map(([k, v]) => `${detailKeys[k] ?? k}: ${value(k, v)}`).join(' · ');
 }

@@ -374,7 +374,7 @@ export class BackupService {
     const details: SendDetails = { backup: file.name, size: file.size, sha256: file.sha256, freshBackup: fresh, results };
     const failText = failed.map((r) => `${r.displayName}: ${r.message}`).join(' · ');
     if (failed.length && !sent.length) {
-      throw new UserError(`Datenbank nicht gesendet. ${failText}`, { code: 'backup.send-failed', hint: 'Details stehen im Protokoll des Auftrags und in der Datensicherungs-Übersicht.', details });
+      throw new UserError(`Datenbank nicht gesendet. ${failText}`, { code: 'backup.send-failed', hint: 'Einzelheiten: unter „Verlauf“ bei diesem Vorgang auf „anzeigen“ tippen, oder in der Datensicherungs-Übersicht auf „Wartung“.', details });
     }
     job.progress(100, failed.length ? 'Übertragung teilweise fehlgeschlagen' : 'Datenbank gesendet!');
     if (failed.length) {

@@ -23,8 +23,7 @@ export default class UsbPlugin implements Plugin {
     ctx.registerRoute('GET', '/sticks', () => sticksView(ctx.settings, env));
     ctx.registerAction('usb.eject', async (job) => {
       job.progress(undefined, 'Schreibe alle Daten auf den USB-Stick …');
-      const message = await ejectStick(readSettings(ctx.settings).path, env, job.signal);
-      return { message };
+      return ejectStick(readSettings(ctx.settings).path, env, job.signal);
     });
   }
 }

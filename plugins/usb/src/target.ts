@@ -138,17 +138,26 @@ export async function sticksView(settings: Pick<SettingsView, 'get'>, env: UsbEn
 
 const execFileAsync = promisify(execFile);
 
+/** What "Stick sicher entfernen" answers: done, or only an information (no stick, nothing to do). */
+export interface EjectResult {
+  outcome: 'success' | 'info';
+  message: string;
+}
+
 /**
  * "Stick sicher entfernen": flushes everything cached for the stick's file system (`sync -f`, i.e.
- * syncfs), then says it may be pulled out. Does not unmount (see docs/usb.md).
+ * syncfs), then says it may be pulled out. Does not unmount (see docs/usb.md). With no stick mounted there is
+ * nothing to do: that is an information (job state "info"), not a failure.
  */
-export async function ejectStick(path: string, env: UsbEnvironment, signal?: AbortSignal): Promise<string> {
+export async function ejectStick(path: string, env: UsbEnvironment, signal?: AbortSignal): Promise<EjectResult> {
   const real = await resolveStickPath(path, env);
   const table = await readMountTable(env.mountsFile).catch(() => []);
   if (!real || !findMountAt(table, real)) {
-    throw new UserError(`Kein USB-Stick unter ${path} eingehängt.`, {
-      code: 'usb.not-mounted', hint: 'Es muss nichts vorbereitet werden; prüfen Sie gegebenenfalls den Pfad unter 01.2.',
-    });
+    return {
+      outcome: 'info',
+      message: `Kein USB-Stick unter ${path} eingehängt – es muss nichts vorbereitet werden. `
+        + 'Steckt doch ein Stick, bitte den Pfad unter 01.2 prüfen.',
+    };
   }
   try {
     await execFileAsync('sync', ['-f', real], { signal, timeout: 120_000 });
@@ -159,5 +168,5 @@ export async function ejectStick(path: string, env: UsbEnvironment, signal?: Abo
       code: 'usb.sync', hint: 'Ziehen Sie den USB-Stick noch nicht ab und versuchen Sie es in einer Minute erneut.',
     });
   }
-  return `Alle Daten sind auf den USB-Stick unter ${path} geschrieben. Sie können den USB-Stick jetzt abziehen.`;
+  return { outcome: 'success', message: `Alle Daten sind auf den USB-Stick unter ${path} geschrieben. Sie können den USB-Stick jetzt abziehen.` };
 }

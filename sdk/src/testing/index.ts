@@ -48,7 +48,7 @@ export interface ApiResponse<T = any> {
 export interface JobView {
   id: string;
   actionId: string;
-  state: 'running' | 'succeeded' | 'warning' | 'failed' | 'cancelled';
+  state: 'running' | 'succeeded' | 'warning' | 'info' | 'failed' | 'cancelled';
   percent?: number;
   message?: string;
   /** Set when the job succeeded or ended with a warning: the handler's message and `details`. */

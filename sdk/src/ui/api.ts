@@ -34,12 +34,15 @@ export interface SettingsEntry {
   secrets: Record<string, boolean>;
 }
 
-/** A job as the API shows it (`GET /api/jobs/:id`). */
+/**
+ * A job as the API shows it (`GET /api/jobs/:id`). `state` "info": the action had nothing to do and says so in
+ * `result.message` (no failure; the UI shows it neutrally).
+ */
 export interface Job {
   id: string;
   actionId: string;
   title?: string;
-  state: 'running' | 'succeeded' | 'warning' | 'failed' | 'cancelled';
+  state: 'running' | 'succeeded' | 'warning' | 'info' | 'failed' | 'cancelled';
   percent?: number | null;
   message?: string | null;
   result?: { message?: string; outcome?: string; details?: Record<string, unknown> } | null;
@@ -86,6 +89,23 @@ let sessionPromise: Promise<SessionInfo> | undefined;
 /** Event fired on `window` when the server answers 401 (the session ended); the shell shows the login page. */
 export const UNAUTHORIZED_EVENT = 'kw-unauthorized';
 
+/**
+ * Event fired on `window` once per job when it reaches a final state (succeeded, warning, info, failed, cancelled),
+ * whoever started it: `detail` is the {@link Job}. The shell feeds it from the host-wide job stream
+ * (`GET /api/jobs/events`); {@link followJob} fires it too. Fired at most once per job id.
+ */
+export const JOB_FINISHED_EVENT = 'kw-job-finished';
+
+const announced = new Set<string>();
+
+/** Fires {@link JOB_FINISHED_EVENT} for a finished job, unless it was fired for this job id already. */
+export function announceJobFinished(job: Job): void {
+  if (!job || job.state === 'running' || announced.has(job.id) || typeof window === 'undefined') return;
+  announced.add(job.id);
+  if (announced.size > 500) announced.delete(announced.values().next().value as string);
+  window.dispatchEvent(new CustomEvent<Job>(JOB_FINISHED_EVENT, { detail: job }));
+}
+
 /** Remember the CSRF token (the shell calls it after login/setup; panels never need to). */
 export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
@@ -109,6 +129,15 @@ export function getSession(refresh = false): Promise<SessionInfo> {
     );
   }
   return sessionPromise;
+}
+
+/**
+ * Seeds the session cache with what the page already carries (the shell does this from the page's boot data),
+ * so neither the shell nor a panel asks `GET /api/auth/session` again.
+ */
+export function primeSession(info: SessionInfo): void {
+  csrfToken = info.csrfToken;
+  sessionPromise = Promise.resolve(info);
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -225,7 +254,10 @@ export function followJob(jobId: string, onProgress?: (p: JobProgress) => void, 
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (error !== undefined) reject(error);
-      else resolve(job!);
+      else {
+        announceJobFinished(job!);
+        resolve(job!);
+      }
     };
     const onAbort = () => finish(undefined, new DOMException('Nicht mehr verfolgt.', 'AbortError'));
     if (options.signal?.aborted) return onAbort();

@@ -28,7 +28,10 @@ export const kwTheme = css`
     --kw-warning-bg: #fff4d6;
     --kw-error: #a11212;
     --kw-error-bg: #fdecea;
-    --kw-focus: #f2a900;
+    --kw-focus: #c26a00;
+    --kw-accent: #f2a900;
+    --kw-info: #1d2329;
+    --kw-info-bg: #e3ebf3;
     --kw-radius: 6px;
     --kw-gap: 12px;
     --kw-header-bg: #20303f;
@@ -83,7 +86,7 @@ export const kwStyles = css`
   button:disabled { opacity: 0.55; cursor: not-allowed; }
   button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible, textarea:focus-visible,
   [tabindex]:focus-visible {
-    outline: 3px solid var(--kw-focus, #f2a900);
+    outline: 3px solid var(--kw-focus, #c26a00);
     outline-offset: 2px;
   }
   label { display: block; font-weight: 600; margin-bottom: 4px; }
@@ -105,6 +108,7 @@ export const kwStyles = css`
   .message.success { background: var(--kw-success-bg, #e6f4ea); color: var(--kw-success, #1e6b31); }
   .message.warning { background: var(--kw-warning-bg, #fff4d6); color: var(--kw-warning, #7a4a00); }
   .message.error { background: var(--kw-error-bg, #fdecea); color: var(--kw-error, #a11212); }
+  .message.info { background: var(--kw-info-bg, #e3ebf3); color: var(--kw-info, #1d2329); }
   .field-error { color: var(--kw-error, #a11212); font-weight: 600; margin: 4px 0; }
   progress { width: 100%; height: 18px; accent-color: var(--kw-primary, #1c5d99); }
   .badge {
