@@ -14,3 +14,4 @@ export * from './plugin.js';
 export * from './fs.js';
 export * from './proc.js';
 export * from './release-switch.js';
+export * from './format.js';
