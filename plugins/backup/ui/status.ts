@@ -5,7 +5,7 @@
  * Data: GET /api/ext/backup/status (the plugin's own route).
  */
 import { html, css, nothing } from 'lit';
-import { KwPanel, api, startAction, followJob, ApiError } from 'kassenwart/sdk/ui';
+import { KwPanel, api, startAction, followJob, ApiError, kwConfirm, onJobFinished, formatBytes } from 'kassenwart/sdk/ui';
 
 interface Entry { at: string; message: string; backup?: string; location?: string }
 interface TargetStatus {
@@ -24,15 +24,10 @@ interface StatusView {
   backups: BackupRow[];
 }
 
-const nf = new Intl.NumberFormat('de-DE', { maximumFractionDigits: 1 });
 const dtf = new Intl.DateTimeFormat('de-DE', { dateStyle: 'medium', timeStyle: 'short' });
 
-function size(n: number): string {
-  if (n < 1000) return `${n} Byte`;
-  if (n < 1e6) return `${nf.format(n / 1e3)} kB`;
-  if (n < 1e9) return `${nf.format(n / 1e6)} MB`;
-  return `${nf.format(n / 1e9)} GB`;
-}
+/** Decimal units (1 MB = 10^6 bytes), the same text as the job results (docs/ui.md). */
+const size = formatBytes;
 
 function age(ms: number): string {
   const min = Math.floor(ms / 60000);
@@ -60,10 +55,16 @@ export class KwBackupStatus extends KwPanel {
   static override styles = [KwPanel.styles, css`
     table { border-collapse: collapse; width: 100%; }
     th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--kw-border, #c9d0d8); vertical-align: top; }
+    th { white-space: nowrap; }
     td.num { text-align: right; white-space: nowrap; }
+    td.nowrap { white-space: nowrap; }
+    /* A backup: its time on top, the file name below in one piece (never broken in the middle). */
+    .when { font-weight: 600; white-space: nowrap; }
+    .file { display: block; font-size: 0.85rem; white-space: nowrap; color: var(--kw-muted, #505b66); }
     .overdue { color: var(--kw-error, #a11212); font-weight: 600; }
     .ok { color: var(--kw-success, #1e6b31); }
     ul.failures { margin: 0; padding-left: 1.2em; }
+    .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `];
 
   declare view: StatusView | undefined;
@@ -72,6 +73,7 @@ export class KwBackupStatus extends KwPanel {
   declare notice: { kind: 'success' | 'warning' | 'error'; text: string } | undefined;
   declare busy: string | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private offJobs: (() => void) | undefined;
 
   constructor() {
     super();
@@ -81,13 +83,17 @@ export class KwBackupStatus extends KwPanel {
   override connectedCallback(): void {
     super.connectedCallback();
     void this.load();
-    // Jobs started from the action buttons change what this panel shows: refresh now and then.
-    this.timer = setInterval(() => void this.load(), 10_000);
+    // Any finished job may have changed what this panel shows (a new backup, a transfer, a restore, a stick
+    // ejected): the shell announces every one, and the panel reloads at once. The slow poll is only a fallback
+    // (a job that ended while the page had no connection).
+    this.offJobs = onJobFinished(() => void this.load());
+    this.timer = setInterval(() => void this.load(), 60_000);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     if (this.timer) clearInterval(this.timer);
+    this.offJobs?.();
   }
 
   /** Reloads the status from the server. */
@@ -102,7 +108,11 @@ export class KwBackupStatus extends KwPanel {
   }
 
   private async restore(name: string): Promise<void> {
-    if (!window.confirm(`Die Kassendatenbank wird durch die Sicherung ${name} ersetzt. Die Kasse muss dabei geschlossen sein. Vorher wird der aktuelle Stand gesichert. Fortfahren?`)) return;
+    const ok = await kwConfirm({
+      title: 'Sicherung wiederherstellen',
+      text: `Soll die Kassendatenbank durch die Sicherung ${name} ersetzt werden? Die Kasse muss dabei geschlossen sein. Vorher wird der aktuelle Stand gesichert.`,
+    });
+    if (!ok) return;
     this.busy = name;
     this.notice = undefined;
     try {
@@ -145,12 +155,12 @@ export class KwBackupStatus extends KwPanel {
         html`<li>${when(f.at)} – ${f.message}</li>`)}</ul>` : nothing}
       <h3>Lokale Sicherungen</h3>
       ${v.backups.length ? html`<div class="table-wrap"><table class="backups" aria-label="Lokale Sicherungen">
-        <thead><tr><th>Datei</th><th>Erstellt</th><th>Größe</th><th>Prüfung</th>${this.technician ? html`<th></th>` : nothing}</tr></thead>
+        <thead><tr><th>Sicherung</th><th class="num">Größe</th><th>Prüfung</th>${this.technician ? html`<th><span class="visually-hidden">Aktion</span></th>` : nothing}</tr></thead>
         <tbody>${v.backups.map((b) => html`<tr data-name=${b.name}>
-          <td>${b.name}${b.kind && KIND[b.kind] ? html` <span class="muted">(${KIND[b.kind]})</span>` : nothing}</td>
-          <td>${when(b.createdAt)}</td>
+          <td><span class="when">${when(b.createdAt)}</span>${b.kind && KIND[b.kind] ? html` <span class="muted">(${KIND[b.kind]})</span>` : nothing}
+            <span class="file" data-field="file">${b.name}</span></td>
           <td class="num">${size(b.size)}</td>
-          <td class=${b.verified ? 'ok' : 'overdue'}>${b.verified ? 'geprüft' : 'nicht geprüft'}</td>
+          <td class="nowrap ${b.verified ? 'ok' : 'overdue'}">${b.verified ? 'geprüft' : 'nicht geprüft'}</td>
           ${this.technician ? html`<td><button ?disabled=${!!this.busy || !b.verified} @click=${() => this.restore(b.name)}>${this.busy === b.name ? 'Wird wiederhergestellt …' : 'Wiederherstellen'}</button></td>` : nothing}
         </tr>`)}</tbody></table></div>` : html`<p>Noch keine lokale Sicherung vorhanden.</p>`}
     `;

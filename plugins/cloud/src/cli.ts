@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UserError, type CommandIO } from 'kassenwart/sdk';
+import { UserError, formatMegabytes, type CommandIO } from 'kassenwart/sdk';
 import { createClient } from './s3.js';
 import { listCopies } from './store.js';
 import { decrypterFor, fetchCopy } from './restore.js';
@@ -18,7 +18,7 @@ import type { CloudService } from './service.js';
 const USAGE = `kassenwart cloud list [--prefix SALON] [--json]
 kassenwart cloud fetch [NAME] [--prefix SALON] [--out DATEI] [--identity-file DATEI | --identity-stdin] [--json]`;
 
-const mb = (n: number) => (n / 1e6).toLocaleString('de-DE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+const mb = formatMegabytes;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

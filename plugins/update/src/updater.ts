@@ -6,7 +6,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CancelledError, UserError, isUserError, throwIfAborted, type ActionResult, type Logger } from 'kassenwart/sdk';
+import { CancelledError, UserError, formatMegabytes, isUserError, throwIfAborted, type ActionResult, type Logger } from 'kassenwart/sdk';
 import semver from 'semver';
 import { changeLines, componentOf, newerReleases, parsePublicKeys, verifyIndex, type Channel, type ReleaseEntry, type ReleaseIndex } from './feed.js';
 import type { AdapterConfig } from './register/adapter.js';
@@ -280,6 +280,5 @@ export class Updater {
   }
 }
 
-function mb(n: number): string {
-  return (n / 1024 / 1024).toLocaleString('de-DE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
-}
+/** Decimal MB, as everywhere in the UI (kassenwart/sdk formatMegabytes). */
+const mb = formatMegabytes;
