@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UserError, formatMegabytes, type CommandIO } from 'kassenwart/sdk';
+import { UserError, formatMegabytes, germanArgsError, type CommandIO } from 'kassenwart/sdk';
 import { createClient } from './s3.js';
 import { listCopies } from './store.js';
 import { decrypterFor, fetchCopy } from './restore.js';
@@ -28,6 +28,7 @@ async function readStdin(): Promise<string> {
 
 /** Runs the command; returns the exit code. */
 export async function cloudCommand(args: string[], io: CommandIO, service: CloudService): Promise<number> {
+  if (args.includes('--help') || args.includes('-h') || args[0] === 'help') { io.stdout.write(`${USAGE}\n`); return 0; }
   let parsed;
   try {
     parsed = parseArgs({
@@ -35,7 +36,7 @@ export async function cloudCommand(args: string[], io: CommandIO, service: Cloud
       options: { prefix: { type: 'string' }, out: { type: 'string' }, 'identity-file': { type: 'string' }, 'identity-stdin': { type: 'boolean' }, json: { type: 'boolean' } },
     });
   } catch (e) {
-    io.stderr.write(`Falscher Aufruf: ${(e as Error).message}\n${USAGE}\n`);
+    io.stderr.write(`Falscher Aufruf: ${germanArgsError(e)}\n${USAGE}\n`);
     return 2;
   }
   const [sub, nameArg] = parsed.positionals;

@@ -159,7 +159,12 @@ export default class RemoteSupportPlugin implements Plugin {
         return 0;
       }
       default:
-        io.stderr.write('Aufruf: kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server\n');
+        // "--help" / "help" / nothing: the usage on stdout (exit 0); anything else is a wrong call (exit 2).
+        if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+          print('Aufruf: kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server');
+          return 0;
+        }
+        io.stderr.write(`Falscher Aufruf: unbekannter Unterbefehl „${sub}“.\nAufruf: kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server\n`);
         return 2;
     }
   }
