@@ -64,7 +64,7 @@ export class KwRemoteSupport extends KwPanel {
       .pw { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; margin: 8px 0 0; }
       .pw .value { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: 1.1rem; min-width: 6ch; }
       .icon { min-width: 40px; padding: 0 8px; font-size: 1.1rem; line-height: 1; }
-      details > summary { cursor: pointer; min-height: 36px; line-height: 36px; font-weight: 600; }
+      details > summary { cursor: pointer; padding: 8px 0; font-weight: 600; }
       section.card h3 { margin: 0 0 4px; font-size: 1rem; }
     `,
   ];
@@ -235,7 +235,7 @@ export class KwRemoteSupport extends KwPanel {
     return html`
       <div class="pw" data-field="password">
         <span>Dauerhaftes Passwort:</span>
-        <span class="value" data-field="password-value">${this.revealed !== undefined ? this.revealed : known ? '******' : 'nicht über Kassenwart festgelegt'}</span>
+        <span class=${known ? 'value' : 'muted'} data-field="password-value">${this.revealed !== undefined ? this.revealed : known ? '******' : 'nicht über Kassenwart festgelegt'}</span>
         ${known ? html`<button type="button" class="icon" data-action="pw-reveal" aria-pressed=${this.revealed !== undefined ? 'true' : 'false'}
             aria-label=${this.revealed !== undefined ? 'Passwort verbergen' : 'Passwort anzeigen'} title=${this.revealed !== undefined ? 'Passwort verbergen' : 'Passwort anzeigen'}
             @click=${() => this.togglePassword()}>👁</button>` : nothing}

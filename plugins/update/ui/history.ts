@@ -70,7 +70,7 @@ export class KwUpdateHistory extends KwPanel {
     .update h4, .finished h4 { margin: 0 0 2px; font-size: 0.95rem; }
     .component { margin-top: 10px; }
     .component-name { margin: 0; font-size: 1.05rem; }
-    details > summary { cursor: pointer; min-height: 32px; line-height: 32px; color: var(--kw-primary, #1c5d99); }
+    details > summary { cursor: pointer; padding: 6px 0; color: var(--kw-primary, #1c5d99); }
     .finished { margin: 0 0 8px; }
     .finished .title { font-weight: 600; margin: 0 0 4px; }
   `];
@@ -220,7 +220,7 @@ export class KwUpdateHistory extends KwPanel {
         <h4 class="component-name">${c.displayName}</h4>
         ${c.skipped
           ? cut > 0
-            ? html`<details data-testid="installed"><summary>${c.displayName}: ${c.skipped.slice(0, cut)}</summary><p class="muted">${c.skipped.slice(cut + 1)}</p></details>`
+            ? html`<details data-testid="installed"><summary>${c.skipped.slice(0, cut)}</summary><p class="muted">${c.skipped.slice(cut + 1)}</p></details>`
             : html`<p class="muted" data-testid="installed">${c.displayName}: ${c.skipped}</p>`
           : html`<p class="muted" data-testid="installed">Installierte Version: ${c.installedVersion ?? 'unbekannt'}</p>`}
         ${c.updates.length ? this.renderUpdate(c.updates[0]) : nothing}
