@@ -69,6 +69,8 @@ describe('CLI in German (real kassenwart processes)', function () {
     const list = kw(['users', 'list']);
     expect(list.stdout).to.match(/^anna\s+Bediener$/m).and.to.match(/^ben\s+Techniker$/m);
     expect(list.all).not.to.match(/\b(operator|technician)\b/);
+    // The audit log names what happened in German, with the code for grep.
+    expect(kw(['audit']).stdout).to.match(/^\S+\s+cli\s+Benutzer angelegt \(user\.add\)\s+anna /m);
     // Scripts keep the API's ids.
     expect(JSON.parse(kw(['users', 'list', '--json']).stdout).map((u: { role: string }) => u.role).sort()).to.deep.equal(['operator', 'technician']);
   });

@@ -6,7 +6,7 @@
  * change it) and the support server (folded).
  */
 import { html, css, nothing, type TemplateResult } from 'lit';
-import { api, ApiError, followJob, getSession, KwPanel, startAction, type Job } from 'kassenwart/sdk/ui';
+import { api, ApiError, followJob, getSession, KwPanel, kwConfirm, startAction, type Job } from 'kassenwart/sdk/ui';
 import { checkClient, clientHintsFromNavigator, RUSTDESK_DOWNLOAD_URL, type ClientCheck, type NavigatorLike } from '../src/client-os.js';
 import type { Problem } from '../src/status.js';
 import type { PanelStatus as RemoteSupportStatus } from '../src/index.js';
@@ -178,7 +178,14 @@ export class KwRemoteSupport extends KwPanel {
   }
 
   private async applyServer(): Promise<void> {
+    // The same akzeptieren/abbrechen dialog as every action (the shell's, or the SDK's own without a shell).
+    this.confirmServer = true;
+    const ok = await kwConfirm({
+      title: 'Support-Server übernehmen',
+      text: 'Sollen ID-Server, Relay-Server und Schlüssel des Supports in RustDesk übernommen werden?',
+    });
     this.confirmServer = false;
+    if (!ok) return;
     this.serverBusy = true;
     this.serverMsg = undefined;
     try {
@@ -300,14 +307,8 @@ export class KwRemoteSupport extends KwPanel {
         <p>ID-Server <strong>${s.server.idServer || '(nicht eingetragen)'}</strong>,
           Relay-Server <strong>${s.server.relayServer || '(automatisch)'}</strong>,
           Schlüssel des Servers ${s.server.keySet ? 'eingetragen' : html`<strong>nicht eingetragen</strong>`}.</p>
-        <div class="row"><button type="button" @click=${() => { this.confirmServer = true; this.serverMsg = undefined; }}
+        <div class="row"><button type="button" @click=${() => { this.serverMsg = undefined; void this.applyServer(); }}
           ?disabled=${this.serverBusy || this.confirmServer}>Support-Server übernehmen</button></div>
-        ${this.confirmServer ? html`<div class="message warning" role="alertdialog" aria-label="Support-Server übernehmen">
-            <p>Sollen ID-Server, Relay-Server und Schlüssel des Supports in RustDesk übernommen werden?</p>
-            <div class="row">
-              <button class="primary" type="button" @click=${() => this.applyServer()}>akzeptieren</button>
-              <button type="button" @click=${() => { this.confirmServer = false; }}>abbrechen</button>
-            </div></div>` : nothing}
         ${this.msg(this.serverMsg)}
       </details>`;
   }

@@ -60,7 +60,7 @@ describe('remote-support panel in headless Chromium (stand-in for RustDesk)', fu
 
       await panel.locator('summary', { hasText: 'Techniker: Support-Server' }).click();
       await panel.getByRole('button', { name: 'Support-Server übernehmen' }).click();
-      await panel.getByRole('alertdialog', { name: 'Support-Server übernehmen' }).getByRole('button', { name: 'akzeptieren' }).click();
+      await page.getByRole('dialog', { name: 'Support-Server übernehmen' }).getByRole('button', { name: 'akzeptieren' }).click();
       await panel.getByText('Der Support-Server wurde in RustDesk übernommen.').waitFor({ timeout: 30_000 });
       expect((await sd.read()).options['custom-rendezvous-server']).to.equal('rd.support.example');
       await screenshot(page, 'remote-support-panel');
