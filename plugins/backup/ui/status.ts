@@ -5,7 +5,7 @@
  * Data: GET /api/ext/backup/status (the plugin's own route).
  */
 import { html, css, nothing } from 'lit';
-import { KwPanel, api, startAction, followJob, ApiError, kwConfirm, onJobFinished, formatBytes } from 'kassenwart/sdk/ui';
+import { KwPanel, api, startAction, followJob, ApiError, kwConfirm, onJobFinished, announceJobFinished, formatBytes } from 'kassenwart/sdk/ui';
 
 interface Entry { at: string; message: string; backup?: string; location?: string }
 interface TargetStatus {
@@ -55,12 +55,14 @@ export class KwBackupStatus extends KwPanel {
   static override styles = [KwPanel.styles, css`
     table { border-collapse: collapse; width: 100%; }
     th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--kw-border, #c9d0d8); vertical-align: top; }
-    th { white-space: nowrap; }
     td.num { text-align: right; white-space: nowrap; }
-    td.nowrap { white-space: nowrap; }
-    /* A backup: its time on top, the file name below in one piece (never broken in the middle). */
-    .when { font-weight: 600; white-space: nowrap; }
-    .file { display: block; font-size: 0.85rem; white-space: nowrap; color: var(--kw-muted, #505b66); }
+    /* A backup: its time on top, the file name below in smaller type (kept in one piece on a POS screen). */
+    .when { font-weight: 600; }
+    .file { display: block; font-size: 0.85rem; color: var(--kw-muted, #505b66); overflow-wrap: anywhere; }
+    /* From a POS screen up, headers, dates and file names stay on one line; on a phone they may wrap. */
+    @media (min-width: 560px) {
+      th, td.nowrap, .when, .file { white-space: nowrap; }
+    }
     .overdue { color: var(--kw-error, #a11212); font-weight: 600; }
     .ok { color: var(--kw-success, #1e6b31); }
     ul.failures { margin: 0; padding-left: 1.2em; }
@@ -118,6 +120,8 @@ export class KwBackupStatus extends KwPanel {
     try {
       const job = await startAction('backup.restore', { name });
       const done = await followJob(job.id);
+      // Other panels (e.g. the Cloud-Kasse's queue) learn of it at once; the shell only announces its own buttons' jobs.
+      announceJobFinished(done);
       if (done.state === 'succeeded' || done.state === 'warning') this.notice = { kind: done.state === 'warning' ? 'warning' : 'success', text: done.result?.message ?? 'Sicherung wiederhergestellt' };
       else this.notice = { kind: 'error', text: [done.error?.message, done.error?.hint].filter(Boolean).join(' ') || 'Wiederherstellung fehlgeschlagen.' };
     } catch (e) {
@@ -134,7 +138,7 @@ export class KwBackupStatus extends KwPanel {
     if (!v) return html`<p class="muted">Status wird geladen …</p>`;
     return html`
       ${this.notice ? html`<div class="message ${this.notice.kind}" role="status">${this.notice.text}</div>` : nothing}
-      <table class="targets" aria-label="Letzte Sicherung je Ziel">
+      <div class="table-wrap"><table class="targets" aria-label="Letzte Sicherung je Ziel">
         <thead><tr><th>Ziel</th><th>Letzte erfolgreiche Sicherung</th><th>Letzter Fehler</th></tr></thead>
         <tbody>${v.targets.map((t) => html`<tr data-target=${t.id}>
           <td>${t.displayName}</td>
@@ -144,7 +148,7 @@ export class KwBackupStatus extends KwPanel {
           <td>${t.lastFailure ? html`${when(t.lastFailure.at)}: ${t.lastFailure.message}`
             : t.lastSkipped && !t.lastSuccess ? html`<span class="muted">übersprungen: ${t.lastSkipped.message}</span>` : '–'}</td>
         </tr>`)}</tbody>
-      </table>
+      </table></div>
       <p class="muted">
         Nächste lokale Datensicherung: <strong class="next-backup">${when(v.schedule.nextBackup)}</strong>
         (täglich ${v.schedule.backupTimes.join(' und ')} Uhr).

@@ -6,7 +6,7 @@
  * Data: GET /api/ext/cloud/status and /copies (the plugin's own routes).
  */
 import { html, css, nothing } from 'lit';
-import { KwPanel, api, startAction, followJob, getSession, ApiError, kwConfirm, onJobFinished, formatBytes } from 'kassenwart/sdk/ui';
+import { KwPanel, api, startAction, followJob, getSession, ApiError, kwConfirm, onJobFinished, announceJobFinished, formatBytes } from 'kassenwart/sdk/ui';
 
 interface CopyRow { name: string; size: number; createdAt: string; uploadedAt?: string }
 interface StatusView {
@@ -47,9 +47,9 @@ export class KwCloudStatus extends KwPanel {
   static override styles = [KwPanel.styles, css`
     table { border-collapse: collapse; width: 100%; }
     th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--kw-border, #c9d0d8); }
-    th, td.nowrap { white-space: nowrap; }
     td.num { text-align: right; white-space: nowrap; }
-    td.file { font-size: 0.85rem; white-space: nowrap; }
+    td.file { font-size: 0.85rem; overflow-wrap: anywhere; }
+    @media (min-width: 560px) { th, td.nowrap, td.file { white-space: nowrap; } }
     .table-wrap { overflow-x: auto; }
     .overdue { color: var(--kw-error, #a11212); font-weight: 600; }
     .ok { color: var(--kw-success, #1e6b31); font-weight: 600; }
@@ -122,6 +122,8 @@ export class KwCloudStatus extends KwPanel {
       const job = await startAction('cloud.restore', { name: this.chosen, identity });
       if (field) field.value = '';
       const done = await followJob(job.id, (p) => { this.progress = p.message ?? undefined; });
+      // The backup panel lists the safety backup the restore made: tell it (and every other panel) at once.
+      announceJobFinished(done);
       if (done.state === 'succeeded' || done.state === 'warning') this.notice = { kind: 'success', text: done.result?.message ?? 'Sicherung aus der Cloud wiederhergestellt' };
       else this.notice = { kind: 'error', text: [done.error?.message, done.error?.hint].filter(Boolean).join(' ') || 'Wiederherstellung fehlgeschlagen.' };
     } catch (e) {

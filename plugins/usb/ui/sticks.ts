@@ -37,7 +37,7 @@ export class KwUsbSticks extends KwPanel {
   static override styles = [KwPanel.styles, css`
     table { border-collapse: collapse; width: 100%; }
     th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--kw-border, #c9d0d8); }
-    th, td.nowrap { white-space: nowrap; }
+    @media (min-width: 560px) { th, td.nowrap { white-space: nowrap; } }
     .reason { display: block; font-size: 0.85rem; color: var(--kw-muted, #505b66); }
   `];
 

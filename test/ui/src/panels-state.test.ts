@@ -183,6 +183,26 @@ describe('panels at 1024×768 (Chromium, real host, built-in plugins)', function
     }
   });
 
+  it('Wartung with every built-in panel (and a backup in the list) scrolls no page sideways at 1024×768 and 390×844', async () => {
+    if (!((await host.api('GET', '/api/ext/backup/status')).body as { backups: unknown[] }).backups.length) await host.runAction('backup.create');
+    const { context, page, problems } = await open(tech);
+    try {
+      for (const viewport of [{ width: 1024, height: 768 }, { width: 390, height: 844 }]) {
+        await page.setViewportSize(viewport);
+        await page.goto('/#/wartung');
+        await page.locator('kw-backup-status tr[data-name]').first().waitFor({ timeout: 30_000 });
+        await page.locator('kw-remote-support').getByText('RustDesk-ID des Kassenservers').waitFor({ timeout: 30_000 });
+        await page.locator('kw-update-history [data-testid="last-check"]').waitFor({ timeout: 30_000 });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        expect(overflow, `${viewport.width}×${viewport.height}: horizontal overflow`).to.be.at.most(0);
+        await screenshot(page, `panels-wartung-${viewport.width}`);
+      }
+      expect(problems.filter((p) => p.startsWith('pageerror'))).to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('operator: the Cloud-Kasse panel asks to call the technician instead of pointing to Einstellungen', async () => {
     const { context, page, problems } = await open(op);
     try {
