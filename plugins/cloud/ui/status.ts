@@ -65,7 +65,8 @@ export class KwCloudStatus extends KwPanel {
   declare busy: boolean;
   declare progress: string | undefined;
   declare notice: { kind: 'success' | 'error'; text: string } | undefined;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private connected = false;
   private offJobs: (() => void) | undefined;
 
   constructor() {
@@ -78,20 +79,30 @@ export class KwCloudStatus extends KwPanel {
     super.connectedCallback();
     void getSession().then((s) => { this.technician = s.user?.role === 'technician'; }, () => undefined);
     void this.load();
-    // A finished job (a transfer, a restore) refreshes at once; the 5 s poll shows a running upload's bytes.
+    // A finished job (a transfer, a restore) refreshes at once. The poll shows a running upload's bytes every 5 s;
+    // otherwise it is a slow fallback (a minute), so an idle page makes no request every few seconds.
+    this.connected = true;
     this.offJobs = onJobFinished(() => void this.load());
-    this.timer = setInterval(() => void this.load(), 5_000);
+    this.schedule();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    if (this.timer) clearInterval(this.timer);
+    this.connected = false;
+    if (this.timer) clearTimeout(this.timer);
     this.offJobs?.();
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.connected) return;
+    this.timer = setTimeout(() => { void this.load().finally(() => this.schedule()); }, this.view?.current ? 5_000 : 60_000);
   }
 
   async load(): Promise<void> {
     try {
       this.view = await api<StatusView>('GET', '/api/ext/cloud/status');
+      if (this.view.current) this.schedule();
       this.error = undefined;
     } catch (e) {
       this.error = e instanceof ApiError ? e.message : 'Der Status der Cloud-Kasse konnte nicht geladen werden.';
