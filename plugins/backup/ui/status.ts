@@ -39,6 +39,26 @@ function age(ms: number): string {
 }
 
 const when = (iso: string | null | undefined) => (iso ? dtf.format(new Date(iso)) : '–');
+
+/**
+ * A failure text as an operator should read it: the targets' hints ("Bitte „FTP-Server“ und „FTP-Port“ prüfen.",
+ * "Bitte die FTP-Einstellungen prüfen …") name settings only a technician may change, so for an operator such a
+ * sentence becomes whom to call. What happened stays as it is.
+ */
+export function forOperator(text: string): string {
+  let replaced = false;
+  const out = text.split(/(?<=[.!?])\s+/).flatMap((sentence) => {
+    if (/^(Bitte|Läuft)\b/.test(sentence) && /Einstellung|„[^“]+“/.test(sentence)) {
+      if (replaced) return [];
+      replaced = true;
+      return ['Bitte den Techniker anrufen: Das lässt sich nur in seinen Einstellungen beheben.'];
+    }
+    return [sentence];
+  });
+  // "die Einstellung „FTP-Passwort“ fehlt." without any hint: say whom to call, too.
+  if (!replaced && /Einstellung/.test(text)) out.push('Bitte den Techniker anrufen: Das lässt sich nur in seinen Einstellungen beheben.');
+  return out.join(' ');
+}
 const KIND: Record<string, string> = { manual: 'manuell', schedule: 'geplant', 'catch-up': 'nachgeholt', safety: 'vor Wiederherstellung', send: 'für Übertragung', api: 'API', cli: 'Kommandozeile' };
 
 /** The backup status panel. */
@@ -132,6 +152,11 @@ export class KwBackupStatus extends KwPanel {
     }
   }
 
+  /** Technicians read the technical hint; operators whom to call (see {@link forOperator}). */
+  private forReader(text: string): string {
+    return this.technician ? text : forOperator(text);
+  }
+
   override render() {
     if (this.error) return html`<div class="message error" role="alert">${this.error}</div>`;
     const v = this.view;
@@ -145,7 +170,7 @@ export class KwBackupStatus extends KwPanel {
           <td class=${t.overdue ? 'overdue' : t.lastSuccess ? 'ok' : 'muted'}>${t.lastSuccess
             ? html`${when(t.lastSuccess.at)} (${age(t.ageMs ?? 0)})${t.overdue ? html` – <span>überfällig</span>` : nothing}`
             : html`noch keine`}</td>
-          <td>${t.lastFailure ? html`${when(t.lastFailure.at)}: ${t.lastFailure.message}`
+          <td>${t.lastFailure ? html`${when(t.lastFailure.at)}: ${this.forReader(t.lastFailure.message)}`
             : t.lastSkipped && !t.lastSuccess ? html`<span class="muted">übersprungen: ${t.lastSkipped.message}</span>` : '–'}</td>
         </tr>`)}</tbody>
       </table></div>
@@ -156,7 +181,7 @@ export class KwBackupStatus extends KwPanel {
         ${v.posDatabase.demo ? html`<br>Es wird die Demo-Datenbank gesichert.` : nothing}
       </p>
       ${v.failures.length ? html`<h3>Letzte Fehler</h3><ul class="failures">${v.failures.slice(0, 5).map((f) =>
-        html`<li>${when(f.at)} – ${f.message}</li>`)}</ul>` : nothing}
+        html`<li>${when(f.at)} – ${this.forReader(f.message)}</li>`)}</ul>` : nothing}
       <h3>Lokale Sicherungen</h3>
       ${v.backups.length ? html`<div class="table-wrap"><table class="backups" aria-label="Lokale Sicherungen">
         <thead><tr><th>Sicherung</th><th class="num">Größe</th><th>Prüfung</th>${this.technician ? html`<th><span class="visually-hidden">Aktion</span></th>` : nothing}</tr></thead>

@@ -203,6 +203,50 @@ describe('panels at 1024×768 (Chromium, real host, built-in plugins)', function
     }
   });
 
+  it('operator: a failed "Backup an FTP" in the backup panel says to call the technician instead of naming settings; the technician keeps the hint', async () => {
+    const put = async (body: Record<string, unknown>) => {
+      const r = await host.api('PUT', '/api/settings/backup', body);
+      if (r.status !== 200) throw new Error(`settings: ${r.status} ${JSON.stringify(r.body)}`);
+    };
+    const operatorSees = async (shot: string) => {
+      const { context, page, problems } = await open(op);
+      try {
+        const ftp = page.locator('kw-backup-status tr[data-target="backup.ftp"]');
+        await ftp.waitFor({ timeout: 30_000 });
+        await screenshot(page, shot);
+        expect(problems.filter((p) => p.startsWith('pageerror'))).to.deep.equal([]);
+        return await ftp.innerText();
+      } finally {
+        await context.close();
+      }
+    };
+    try {
+      // Not fully set up: what is missing stays, whom to call is added.
+      await put({ ftpEnabled: true, ftpHost: '127.0.0.1', ftpPort: 1, ftpUser: 'salon', ftpTls: 'none' });
+      expect((await host.runAction('backup.send')).state).to.be.oneOf(['failed', 'warning']);
+      let text = await operatorSees('panels-backup-operator-incomplete');
+      expect(text, text).to.contain('FTP-Passwort');
+      expect(text, text).to.contain('Bitte den Techniker anrufen');
+      // Refused connection: the hint naming settings („FTP-Server“, „FTP-Port“) becomes whom to call.
+      await put({ ftpPassword: 'Geheim-FTP-1' });
+      expect((await host.runAction('backup.send')).state).to.be.oneOf(['failed', 'warning']);
+      text = await operatorSees('panels-backup-operator-failure');
+      expect(text, text).to.contain('FTP-Server 127.0.0.1');
+      expect(text, text).to.contain('Bitte den Techniker anrufen');
+      expect(text, text).not.to.match(/Bitte „|Einstellungen prüfen/);
+      const t = await open(tech);
+      try {
+        const ftp = t.page.locator('kw-backup-status tr[data-target="backup.ftp"]');
+        await ftp.waitFor({ timeout: 30_000 });
+        expect(await ftp.innerText()).to.match(/Bitte „FTP-Server“/);
+      } finally {
+        await t.context.close();
+      }
+    } finally {
+      await host.api('PUT', '/api/settings/backup', { ftpEnabled: false });
+    }
+  });
+
   it('operator: the Cloud-Kasse panel asks to call the technician instead of pointing to Einstellungen', async () => {
     const { context, page, problems } = await open(op);
     try {
