@@ -11,6 +11,44 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, busy: 4, invalid:
 
 export class UsageError extends Error {}
 
+/** German role names, as the admin UI shows them (host/ui state.ts: "Bediener", "Techniker"). */
+export const ROLE_NAMES: Record<string, string> = { operator: 'Bediener', technician: 'Techniker' };
+
+/** A role typed on the command line: the API's id or the German name ("bediener", "techniker"). */
+export function parseRole(raw: string | undefined): 'operator' | 'technician' | undefined {
+  const r = (raw ?? 'operator').trim().toLowerCase();
+  if (r === 'operator' || r === 'bediener') return 'operator';
+  if (r === 'technician' || r === 'techniker') return 'technician';
+  return undefined;
+}
+
+/** Job states in German, as the "Verlauf" page shows them. */
+export const JOB_STATE_NAMES: Record<string, string> = {
+  running: 'läuft', succeeded: 'erfolgreich', warning: 'Warnung', failed: 'fehlgeschlagen', cancelled: 'abgebrochen',
+};
+
+/**
+ * Audit events in German for `kassenwart audit` (the code follows in brackets, so a technician can still grep
+ * for it; `--json` keeps the codes alone). Plugin events (`<plugin>.<event>`) without a label print their code.
+ */
+export const AUDIT_EVENT_NAMES: Record<string, string> = {
+  login: 'Anmeldung', 'login.failed': 'Anmeldung fehlgeschlagen', 'login.refused': 'Anmeldung gesperrt', logout: 'Abmeldung',
+  setup: 'Ersteinrichtung', 'setup.failed': 'Ersteinrichtung fehlgeschlagen',
+  'user.add': 'Benutzer angelegt', 'user.passwd': 'Passwort geändert', 'user.remove': 'Benutzer entfernt',
+  'settings.change': 'Einstellung geändert', 'action.start': 'Aktion gestartet', 'action.cancel': 'Aktion abgebrochen',
+  'plugin.enable': 'Plugin aktiviert', 'plugin.disable': 'Plugin deaktiviert', 'plugin.quarantine': 'Plugin gesperrt',
+  'plugin.add-folder': 'Plugin-Ordner hinzugefügt', 'plugin.remove-folder': 'Plugin-Ordner entfernt',
+  'remote-support.password.reveal': 'RustDesk-Passwort angezeigt',
+};
+
+/** Plugin states in German, as the "Plugins" page shows them. */
+export const PLUGIN_STATE_NAMES: Record<string, string> = {
+  active: 'aktiv', inactive: 'bereit', disabled: 'deaktiviert', failed: 'fehlerhaft',
+};
+
+/** German text for a node:util parseArgs error (the one implementation is in the SDK, for plugin commands too). */
+export { germanArgsError } from 'kassenwart/sdk';
+
 export function exitFor(e: unknown): number {
   if (e instanceof UsageError) return EXIT.usage;
   if (isUserError(e)) {

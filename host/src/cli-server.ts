@@ -8,7 +8,7 @@ import { UserError } from 'kassenwart/sdk';
 import type { LocalClient, LocalResponse } from './http/local.js';
 import type { JobView } from './jobs/runner.js';
 import type { PluginView } from './kernel.js';
-import { EXIT, progressBar, reportJob } from './cli-common.js';
+import { EXIT, PLUGIN_STATE_NAMES, progressBar, reportJob } from './cli-common.js';
 
 /** Turns an error answer of the API back into the UserError the server threw (so exit codes match). */
 function check<T>(r: LocalResponse<T>): T {
@@ -21,7 +21,7 @@ function check<T>(r: LocalResponse<T>): T {
 
 /** One line per plugin, as `plugins list` prints it. */
 export function pluginLines(list: PluginView[]): string {
-  return list.map((p) => `${p.id.padEnd(18)} ${(p.version ?? '').padEnd(8)} ${p.state.padEnd(9)} ${p.displayName}${p.reasons.length ? ' — ' + p.reasons.join(' ') : ''}`).join('\n');
+  return list.map((p) => `${p.id.padEnd(18)} ${(p.version ?? '').padEnd(8)} ${(PLUGIN_STATE_NAMES[p.state] ?? p.state).padEnd(11)} ${p.displayName}${p.reasons.length ? ' — ' + p.reasons.join(' ') : ''}`).join('\n');
 }
 
 export async function listPlugins(client: LocalClient): Promise<PluginView[]> {

@@ -8,7 +8,7 @@ import { parseProxySetting } from './http/proxy.js';
 import { runSupervisor } from './supervisor.js';
 import { HOST_VERSION } from './version.js';
 import { LocalClient } from './http/local.js';
-import { EXIT, UsageError, exitFor, progressBar, reportJob } from './cli-common.js';
+import { AUDIT_EVENT_NAMES, EXIT, JOB_STATE_NAMES, ROLE_NAMES, UsageError, exitFor, germanArgsError, parseRole, progressBar, reportJob } from './cli-common.js';
 import { disableViaServer, enableViaServer, listPlugins, pluginLines, runActionViaServer } from './cli-server.js';
 
 export { EXIT, progressBar };
@@ -29,10 +29,11 @@ Aufruf: kassenwart <Befehl> [Optionen]
   settings set PLUGIN --json-stdin                                JSON-Objekt (auch mit Geheimnissen) von der Standardeingabe
   action run ID [--param k=v]… [--json]                           Aktion ausführen (im laufenden Server), mit Fortschrittsbalken
   jobs list [--limit N] [--json]                                  Verlauf der Vorgänge
-  users add NAME --role operator|technician [--password-stdin]    Benutzer anlegen
+  users add NAME --role bediener|techniker [--password-stdin]     Benutzer anlegen (auch operator|technician)
   users passwd NAME [--password-stdin] | remove NAME | list [--json]
   audit [--limit N] [--json]                                      Protokoll
   <plugin-befehl> …                                               Befehle der Plugins (z. B. release)
+  help | --help                                                   diese Hilfe (auch nach jedem Befehl)
 
 Gemeinsame Optionen: --data DIR (Vorgabe ./data), --json (maschinenlesbar)
 Exit-Codes: 0 ok, 1 fehlgeschlagen, 2 falscher Aufruf, 3 nicht gefunden, 4 läuft bereits, 5 ungültige Eingabe,
@@ -105,6 +106,12 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { process.stdout.write(HELP); return cmd ? EXIT.ok : EXIT.usage; }
   if (cmd === '--version' || cmd === 'version') { process.stdout.write(HOST_VERSION + '\n'); return EXIT.ok; }
+  // "kassenwart users add --help": the help, not an "unknown option" error (plugin commands answer --help themselves).
+  if (HOST_COMMANDS.has(cmd)) {
+    const end = rest.indexOf('--');
+    const opts = end < 0 ? rest : rest.slice(0, end);
+    if (opts.includes('--help') || opts.includes('-h')) { process.stdout.write(HELP); return EXIT.ok; }
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -127,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    process.stderr.write(`Falscher Aufruf: ${(e as Error).message}\n\n${HELP}`);
+    process.stderr.write(`Falscher Aufruf: ${germanArgsError(e)}\n\n${HELP}`);
     return EXIT.usage;
   }
   const { values: v, positionals: pos } = parsed;
@@ -151,6 +158,10 @@ export async function main(argv: string[]): Promise<number> {
       return isUserError(e) && e.status === 409 ? EXIT.busy : EXIT.failed;
     }
   }
+
+  // A person reads what a command prints: the plugins' English info lines ("plugin backup active") are for the
+  // server's journal, not for the terminal. Warnings and errors still show; KASSENWART_LOG=info brings them back.
+  process.env.KASSENWART_LOG ??= 'warn';
 
   let k: Kernel | undefined;
   try {
@@ -181,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
           const list = k.pluginList();
           out(list, pluginLines(list));
           process.stderr.write('Hinweis: Für diesen Datenordner läuft kein Server. Gezeigt wird die Konfiguration (eingeschaltet, ausgeschaltet, fehlerhaft); ' +
-            '„inactive“ heißt hier nur „eingeschaltet“ – ob ein Plugin läuft, zeigt der laufende Server.\n');
+            '„bereit“ heißt hier nur „eingeschaltet“ – ob ein Plugin läuft, zeigt der laufende Server.\n');
           return EXIT.ok;
         }
         if (!id) throw new UsageError(`plugins ${sub} braucht eine Plugin-ID oder einen Ordner.`);
@@ -272,26 +283,26 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'jobs': {
         const list = await k.jobs.history(Number(v.limit ?? 20) || 20);
-        out(list, list.map((j) => `${j.startedAt}  ${j.state.padEnd(9)} ${j.title} (${j.user}) ${j.result?.message ?? j.error?.message ?? ''}`).join('\n'));
+        out(list, list.map((j) => `${j.startedAt}  ${(JOB_STATE_NAMES[j.state] ?? j.state).padEnd(14)} ${j.title} (${j.user}) ${j.result?.message ?? j.error?.message ?? ''}`).join('\n'));
         return EXIT.ok;
       }
       case 'users': {
         const [sub, name] = pos;
         if (sub === 'list' || !sub) {
           const list = await k.users.list();
-          out(list, list.map((u) => `${u.name.padEnd(20)} ${u.role}`).join('\n') || '(keine Benutzer)');
+          out(list, list.map((u) => `${u.name.padEnd(20)} ${ROLE_NAMES[u.role] ?? u.role}`).join('\n') || '(keine Benutzer)');
           return EXIT.ok;
         }
         if (!name) throw new UsageError(`users ${sub} braucht einen Namen.`);
         if (sub === 'add') {
-          const role = v.role ?? 'operator';
-          if (role !== 'operator' && role !== 'technician') throw new UsageError('--role operator oder technician');
+          const role = parseRole(v.role);
+          if (!role) throw new UsageError(`Die Rolle „${v.role}“ gibt es nicht: --role bediener (operator) oder --role techniker (technician).`);
           const pw = await readSecret('Passwort: ', !!v['password-stdin']);
           if (!v['password-stdin'] && process.stdin.isTTY && (await readSecret('Passwort wiederholen: ', false)) !== pw) {
             throw new UsageError('Die Passwörter stimmen nicht überein.');
           }
           await k.users.add(name, role, pw, 'cli');
-          out({ ok: true }, `Benutzer „${name}“ (${role}) angelegt.`);
+          out({ ok: true }, `Benutzer „${name}“ (${ROLE_NAMES[role]}) angelegt.`);
           return EXIT.ok;
         }
         if (sub === 'passwd') {
@@ -305,7 +316,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'audit': {
         const list = await k.audit.list(Number(v.limit ?? 50) || 50);
-        out(list, list.map((a) => `${a.at}  ${String(a.user).padEnd(12)} ${a.event.padEnd(18)} ${a.target ?? ''} ${JSON.stringify(a.details)}`).join('\n'));
+        const event = (e: string) => (AUDIT_EVENT_NAMES[e] ? `${AUDIT_EVENT_NAMES[e]} (${e})` : e);
+        out(list, list.map((a) => `${a.at}  ${String(a.user).padEnd(12)} ${event(a.event).padEnd(36)} ${a.target ?? ''} ${JSON.stringify(a.details)}`).join('\n'));
         return EXIT.ok;
       }
       default: {

@@ -100,4 +100,10 @@ export interface PluginContext {
   readonly host: HostView;
   /** Ask the host to restart itself (the update plugin uses it after switching releases). */
   requestRestart(reason: string): void;
+  /**
+   * Write an entry into the installation's audit log ("Protokoll"), e.g. when a technician revealed a secret.
+   * Stored as event `<pluginId>.<event>` with target `<pluginId>`; `by` is the user name (e.g. `req.user.name`).
+   * Never put a secret's value into `details`.
+   */
+  audit(event: string, by: string, details?: Record<string, unknown>): Promise<void>;
 }

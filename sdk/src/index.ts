@@ -15,3 +15,5 @@ export * from './fs.js';
 export * from './proc.js';
 export * from './release-switch.js';
 export * from './retention.js';
+export * from './format.js';
+export * from './cli-args.js';

@@ -21,6 +21,7 @@ import type { PluginRecord } from './record.js';
 import { installResolveHook } from './resolve-hook.js';
 import type { PluginActivity } from './activity.js';
 import { quarantines } from './quarantine.js';
+import { audit } from '../auth/users.js';
 
 export interface PluginManagerOptions {
   container: DependencyContainer;
@@ -509,6 +510,7 @@ export class PluginManager {
         if (!this.o.requestRestart) throw new Error('Neustart ist in diesem Modus nicht möglich.');
         this.o.requestRestart(reason);
       },
+      audit: (event, by, details = {}) => this.o.db.write((tx) => audit(tx, String(by).slice(0, 80), `${r.id}.${event}`, r.id, details)),
     };
   }
 

@@ -25,7 +25,7 @@ import {
 import { selectForDeletion } from './retention.js';
 import { longestGapMs, nextRun, parseTimes } from './schedule.js';
 import { sideFiles } from './sqlite-file.js';
-import { processesWithFileOpen } from 'kassenwart/sdk';
+import { formatBytes, formatMegabytes, processesWithFileOpen } from 'kassenwart/sdk';
 
 /** Id under which local backups appear in the status (next to the contributed targets). */
 export const LOCAL_TARGET_ID = 'local';
@@ -48,7 +48,8 @@ interface StatusState {
 }
 
 const MB = 1024 * 1024;
-const fmtMb = (n: number) => (n / MB).toLocaleString('de-DE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+/** Sizes in messages: decimal MB, the same text as the panels show (kassenwart/sdk formatMegabytes). */
+const fmtMb = formatMegabytes;
 
 /** Size of the demo POS database in MB (KASSENWART_DEMO_DB_MB overrides it, e.g. for quick tests). */
 function demoSizeMb(): number {
@@ -218,7 +219,7 @@ export class BackupService {
       return {
         backup,
         result: {
-          message: `Datenbank gesichert (${name}, ${fmtMb(snap.gzBytes)} MB, geprüft)`,
+          message: `Datenbank gesichert (${name}, ${formatBytes(snap.gzBytes)}, geprüft)`,
           details: {
             name, path: finalPath, size: snap.gzBytes, sha256: verified.gzSha256, rawBytes: snap.rawBytes,
             counts: verified.counts, method: snap.method, attempts: snap.attempts, pauseMs: snap.pauseMs, pruned,
@@ -374,7 +375,7 @@ export class BackupService {
     const details: SendDetails = { backup: file.name, size: file.size, sha256: file.sha256, freshBackup: fresh, results };
     const failText = failed.map((r) => `${r.displayName}: ${r.message}`).join(' · ');
     if (failed.length && !sent.length) {
-      throw new UserError(`Datenbank nicht gesendet. ${failText}`, { code: 'backup.send-failed', hint: 'Einzelheiten: unter „Verlauf“ bei diesem Vorgang auf „anzeigen“ tippen, oder in der Datensicherungs-Übersicht auf „Wartung“.', details });
+      throw new UserError(`Datenbank nicht gesendet. ${failText}`, { code: 'backup.send-failed', hint: 'Details: unter „Verlauf“ bei diesem Auftrag auf „anzeigen“ klicken; der letzte Fehler je Ziel steht auch in der Übersicht „Datensicherung“ auf der Seite „Wartung“.', details });
     }
     job.progress(100, failed.length ? 'Übertragung teilweise fehlgeschlagen' : 'Datenbank gesendet!');
     if (failed.length) {

@@ -5,7 +5,7 @@
  * Data: GET /api/ext/backup/status (the plugin's own route).
  */
 import { html, css, nothing } from 'lit';
-import { KwPanel, api, startAction, followJob, ApiError } from 'kassenwart/sdk/ui';
+import { KwPanel, api, startAction, followJob, ApiError, kwConfirm, onJobFinished, announceJobFinished, formatBytes } from 'kassenwart/sdk/ui';
 
 interface Entry { at: string; message: string; backup?: string; location?: string }
 interface TargetStatus {
@@ -24,15 +24,10 @@ interface StatusView {
   backups: BackupRow[];
 }
 
-const nf = new Intl.NumberFormat('de-DE', { maximumFractionDigits: 1 });
 const dtf = new Intl.DateTimeFormat('de-DE', { dateStyle: 'medium', timeStyle: 'short' });
 
-function size(n: number): string {
-  if (n < 1000) return `${n} Byte`;
-  if (n < 1e6) return `${nf.format(n / 1e3)} kB`;
-  if (n < 1e9) return `${nf.format(n / 1e6)} MB`;
-  return `${nf.format(n / 1e9)} GB`;
-}
+/** Decimal units (1 MB = 10^6 bytes), the same text as the job results (docs/ui.md). */
+const size = formatBytes;
 
 function age(ms: number): string {
   const min = Math.floor(ms / 60000);
@@ -44,6 +39,26 @@ function age(ms: number): string {
 }
 
 const when = (iso: string | null | undefined) => (iso ? dtf.format(new Date(iso)) : '–');
+
+/**
+ * A failure text as an operator should read it: the targets' hints ("Bitte „FTP-Server“ und „FTP-Port“ prüfen.",
+ * "Bitte die FTP-Einstellungen prüfen …") name settings only a technician may change, so for an operator such a
+ * sentence becomes whom to call. What happened stays as it is.
+ */
+export function forOperator(text: string): string {
+  let replaced = false;
+  const out = text.split(/(?<=[.!?])\s+/).flatMap((sentence) => {
+    if (/^(Bitte|Läuft)\b/.test(sentence) && /Einstellung|„[^“]+“/.test(sentence)) {
+      if (replaced) return [];
+      replaced = true;
+      return ['Bitte den Techniker anrufen: Das lässt sich nur in seinen Einstellungen beheben.'];
+    }
+    return [sentence];
+  });
+  // "die Einstellung „FTP-Passwort“ fehlt." without any hint: say whom to call, too.
+  if (!replaced && /Einstellung/.test(text)) out.push('Bitte den Techniker anrufen: Das lässt sich nur in seinen Einstellungen beheben.');
+  return out.join(' ');
+}
 const KIND: Record<string, string> = { manual: 'manuell', schedule: 'geplant', 'catch-up': 'nachgeholt', safety: 'vor Wiederherstellung', send: 'für Übertragung', api: 'API', cli: 'Kommandozeile' };
 
 /** The backup status panel. */
@@ -61,9 +76,17 @@ export class KwBackupStatus extends KwPanel {
     table { border-collapse: collapse; width: 100%; }
     th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--kw-border, #c9d0d8); vertical-align: top; }
     td.num { text-align: right; white-space: nowrap; }
+    /* A backup: its time on top, the file name below in smaller type (kept in one piece on a POS screen). */
+    .when { font-weight: 600; }
+    .file { display: block; font-size: 0.85rem; color: var(--kw-muted, #505b66); overflow-wrap: anywhere; }
+    /* From a POS screen up, headers, dates and file names stay on one line; on a phone they may wrap. */
+    @media (min-width: 560px) {
+      th, td.nowrap, .when, .file { white-space: nowrap; }
+    }
     .overdue { color: var(--kw-error, #a11212); font-weight: 600; }
     .ok { color: var(--kw-success, #1e6b31); }
     ul.failures { margin: 0; padding-left: 1.2em; }
+    .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `];
 
   declare view: StatusView | undefined;
@@ -72,6 +95,7 @@ export class KwBackupStatus extends KwPanel {
   declare notice: { kind: 'success' | 'warning' | 'error'; text: string } | undefined;
   declare busy: string | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private offJobs: (() => void) | undefined;
 
   constructor() {
     super();
@@ -81,13 +105,17 @@ export class KwBackupStatus extends KwPanel {
   override connectedCallback(): void {
     super.connectedCallback();
     void this.load();
-    // Jobs started from the action buttons change what this panel shows: refresh now and then.
-    this.timer = setInterval(() => void this.load(), 10_000);
+    // Any finished job may have changed what this panel shows (a new backup, a transfer, a restore, a stick
+    // ejected): the shell announces every one, and the panel reloads at once. The slow poll is only a fallback
+    // (a job that ended while the page had no connection).
+    this.offJobs = onJobFinished(() => void this.load());
+    this.timer = setInterval(() => void this.load(), 60_000);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     if (this.timer) clearInterval(this.timer);
+    this.offJobs?.();
   }
 
   /** Reloads the status from the server. */
@@ -102,12 +130,18 @@ export class KwBackupStatus extends KwPanel {
   }
 
   private async restore(name: string): Promise<void> {
-    if (!window.confirm(`Die Kassendatenbank wird durch die Sicherung ${name} ersetzt. Die Kasse muss dabei geschlossen sein. Vorher wird der aktuelle Stand gesichert. Fortfahren?`)) return;
+    const ok = await kwConfirm({
+      title: 'Sicherung wiederherstellen',
+      text: `Soll die Kassendatenbank durch die Sicherung ${name} ersetzt werden? Die Kasse muss dabei geschlossen sein. Vorher wird der aktuelle Stand gesichert.`,
+    });
+    if (!ok) return;
     this.busy = name;
     this.notice = undefined;
     try {
       const job = await startAction('backup.restore', { name });
       const done = await followJob(job.id);
+      // Other panels (e.g. the Cloud-Kasse's queue) learn of it at once; the shell only announces its own buttons' jobs.
+      announceJobFinished(done);
       if (done.state === 'succeeded' || done.state === 'warning') this.notice = { kind: done.state === 'warning' ? 'warning' : 'success', text: done.result?.message ?? 'Sicherung wiederhergestellt' };
       else this.notice = { kind: 'error', text: [done.error?.message, done.error?.hint].filter(Boolean).join(' ') || 'Wiederherstellung fehlgeschlagen.' };
     } catch (e) {
@@ -118,23 +152,28 @@ export class KwBackupStatus extends KwPanel {
     }
   }
 
+  /** Technicians read the technical hint; operators whom to call (see {@link forOperator}). */
+  private forReader(text: string): string {
+    return this.technician ? text : forOperator(text);
+  }
+
   override render() {
     if (this.error) return html`<div class="message error" role="alert">${this.error}</div>`;
     const v = this.view;
     if (!v) return html`<p class="muted">Status wird geladen …</p>`;
     return html`
       ${this.notice ? html`<div class="message ${this.notice.kind}" role="status">${this.notice.text}</div>` : nothing}
-      <table class="targets" aria-label="Letzte Sicherung je Ziel">
+      <div class="table-wrap"><table class="targets" aria-label="Letzte Sicherung je Ziel">
         <thead><tr><th>Ziel</th><th>Letzte erfolgreiche Sicherung</th><th>Letzter Fehler</th></tr></thead>
         <tbody>${v.targets.map((t) => html`<tr data-target=${t.id}>
           <td>${t.displayName}</td>
           <td class=${t.overdue ? 'overdue' : t.lastSuccess ? 'ok' : 'muted'}>${t.lastSuccess
             ? html`${when(t.lastSuccess.at)} (${age(t.ageMs ?? 0)})${t.overdue ? html` – <span>überfällig</span>` : nothing}`
             : html`noch keine`}</td>
-          <td>${t.lastFailure ? html`${when(t.lastFailure.at)}: ${t.lastFailure.message}`
+          <td>${t.lastFailure ? html`${when(t.lastFailure.at)}: ${this.forReader(t.lastFailure.message)}`
             : t.lastSkipped && !t.lastSuccess ? html`<span class="muted">übersprungen: ${t.lastSkipped.message}</span>` : '–'}</td>
         </tr>`)}</tbody>
-      </table>
+      </table></div>
       <p class="muted">
         Nächste lokale Datensicherung: <strong class="next-backup">${when(v.schedule.nextBackup)}</strong>
         (täglich ${v.schedule.backupTimes.join(' und ')} Uhr).
@@ -142,15 +181,15 @@ export class KwBackupStatus extends KwPanel {
         ${v.posDatabase.demo ? html`<br>Es wird die Demo-Datenbank gesichert.` : nothing}
       </p>
       ${v.failures.length ? html`<h3>Letzte Fehler</h3><ul class="failures">${v.failures.slice(0, 5).map((f) =>
-        html`<li>${when(f.at)} – ${f.message}</li>`)}</ul>` : nothing}
+        html`<li>${when(f.at)} – ${this.forReader(f.message)}</li>`)}</ul>` : nothing}
       <h3>Lokale Sicherungen</h3>
       ${v.backups.length ? html`<div class="table-wrap"><table class="backups" aria-label="Lokale Sicherungen">
-        <thead><tr><th>Datei</th><th>Erstellt</th><th>Größe</th><th>Prüfung</th>${this.technician ? html`<th></th>` : nothing}</tr></thead>
+        <thead><tr><th>Sicherung</th><th class="num">Größe</th><th>Prüfung</th>${this.technician ? html`<th><span class="visually-hidden">Aktion</span></th>` : nothing}</tr></thead>
         <tbody>${v.backups.map((b) => html`<tr data-name=${b.name}>
-          <td>${b.name}${b.kind && KIND[b.kind] ? html` <span class="muted">(${KIND[b.kind]})</span>` : nothing}</td>
-          <td>${when(b.createdAt)}</td>
+          <td><span class="when">${when(b.createdAt)}</span>${b.kind && KIND[b.kind] ? html` <span class="muted">(${KIND[b.kind]})</span>` : nothing}
+            <span class="file" data-field="file">${b.name}</span></td>
           <td class="num">${size(b.size)}</td>
-          <td class=${b.verified ? 'ok' : 'overdue'}>${b.verified ? 'geprüft' : 'nicht geprüft'}</td>
+          <td class="nowrap ${b.verified ? 'ok' : 'overdue'}">${b.verified ? 'geprüft' : 'nicht geprüft'}</td>
           ${this.technician ? html`<td><button ?disabled=${!!this.busy || !b.verified} @click=${() => this.restore(b.name)}>${this.busy === b.name ? 'Wird wiederhergestellt …' : 'Wiederherstellen'}</button></td>` : nothing}
         </tr>`)}</tbody></table></div>` : html`<p>Noch keine lokale Sicherung vorhanden.</p>`}
     `;

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UserError, type CommandIO } from 'kassenwart/sdk';
+import { UserError, formatMegabytes, germanArgsError, type CommandIO } from 'kassenwart/sdk';
 import { createClient } from './s3.js';
 import { listCopies } from './store.js';
 import { decrypterFor, fetchCopy } from './restore.js';
@@ -18,7 +18,7 @@ import type { CloudService } from './service.js';
 const USAGE = `kassenwart cloud list [--prefix SALON] [--json]
 kassenwart cloud fetch [NAME] [--prefix SALON] [--out DATEI] [--identity-file DATEI | --identity-stdin] [--json]`;
 
-const mb = (n: number) => (n / 1e6).toLocaleString('de-DE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+const mb = formatMegabytes;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -28,6 +28,7 @@ async function readStdin(): Promise<string> {
 
 /** Runs the command; returns the exit code. */
 export async function cloudCommand(args: string[], io: CommandIO, service: CloudService): Promise<number> {
+  if (args.includes('--help') || args.includes('-h') || args[0] === 'help') { io.stdout.write(`${USAGE}\n`); return 0; }
   let parsed;
   try {
     parsed = parseArgs({
@@ -35,7 +36,7 @@ export async function cloudCommand(args: string[], io: CommandIO, service: Cloud
       options: { prefix: { type: 'string' }, out: { type: 'string' }, 'identity-file': { type: 'string' }, 'identity-stdin': { type: 'boolean' }, json: { type: 'boolean' } },
     });
   } catch (e) {
-    io.stderr.write(`Falscher Aufruf: ${(e as Error).message}\n${USAGE}\n`);
+    io.stderr.write(`Falscher Aufruf: ${germanArgsError(e)}\n${USAGE}\n`);
     return 2;
   }
   const [sub, nameArg] = parsed.positionals;

@@ -5,7 +5,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inject, injectable, TOKENS, UserError, type JobContext, type Plugin, type PluginContext } from 'kassenwart/sdk';
+import { inject, injectable, TOKENS, UserError, formatMegabytes, type JobContext, type Plugin, type PluginContext } from 'kassenwart/sdk';
 import {
   backupListenersExtensionPoint, backupRestorerExtensionPoint, backupTargetsExtensionPoint,
   type Availability, type BackupFile, type BackupTarget, type SendContext, type SendResult, type StoredBackup,
@@ -19,7 +19,7 @@ import { backupNameOf, COPY_NAME } from './names.js';
 /** Id of the cloud backup target. */
 export const CLOUD_TARGET_ID = 'cloud.s3';
 
-const mb = (n: number) => (n / 1e6).toLocaleString('de-DE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+const mb = formatMegabytes;
 
 @injectable()
 export default class CloudPlugin implements Plugin {

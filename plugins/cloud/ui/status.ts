@@ -6,7 +6,7 @@
  * Data: GET /api/ext/cloud/status and /copies (the plugin's own routes).
  */
 import { html, css, nothing } from 'lit';
-import { KwPanel, api, startAction, followJob, getSession, ApiError } from 'kassenwart/sdk/ui';
+import { KwPanel, api, startAction, followJob, getSession, ApiError, kwConfirm, onJobFinished, announceJobFinished, formatBytes } from 'kassenwart/sdk/ui';
 
 interface CopyRow { name: string; size: number; createdAt: string; uploadedAt?: string }
 interface StatusView {
@@ -24,9 +24,9 @@ interface StatusView {
   current: { name: string; bytesDone: number; total: number } | null;
 }
 
-const nf = new Intl.NumberFormat('de-DE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 const dtf = new Intl.DateTimeFormat('de-DE', { dateStyle: 'medium', timeStyle: 'short' });
-const mb = (n: number) => `${nf.format(n / 1e6)} MB`;
+/** Decimal units (1 MB = 10^6 bytes), the same text as the backup panel and the job results (docs/ui.md). */
+const mb = formatBytes;
 const when = (iso: string | null | undefined) => (iso ? dtf.format(new Date(iso)) : '–');
 function age(ms: number): string {
   const min = Math.floor(ms / 60000);
@@ -48,9 +48,13 @@ export class KwCloudStatus extends KwPanel {
     table { border-collapse: collapse; width: 100%; }
     th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--kw-border, #c9d0d8); }
     td.num { text-align: right; white-space: nowrap; }
+    td.file { font-size: 0.85rem; overflow-wrap: anywhere; }
+    @media (min-width: 560px) { th, td.nowrap, td.file { white-space: nowrap; } }
+    .table-wrap { overflow-x: auto; }
     .overdue { color: var(--kw-error, #a11212); font-weight: 600; }
     .ok { color: var(--kw-success, #1e6b31); font-weight: 600; }
     textarea { width: 100%; font-family: monospace; }
+    .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   `];
 
   declare view: StatusView | undefined;
@@ -61,7 +65,9 @@ export class KwCloudStatus extends KwPanel {
   declare busy: boolean;
   declare progress: string | undefined;
   declare notice: { kind: 'success' | 'error'; text: string } | undefined;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private connected = false;
+  private offJobs: (() => void) | undefined;
 
   constructor() {
     super();
@@ -73,17 +79,30 @@ export class KwCloudStatus extends KwPanel {
     super.connectedCallback();
     void getSession().then((s) => { this.technician = s.user?.role === 'technician'; }, () => undefined);
     void this.load();
-    this.timer = setInterval(() => void this.load(), 5_000);
+    // A finished job (a transfer, a restore) refreshes at once. The poll shows a running upload's bytes every 5 s;
+    // otherwise it is a slow fallback (a minute), so an idle page makes no request every few seconds.
+    this.connected = true;
+    this.offJobs = onJobFinished(() => void this.load());
+    this.schedule();
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    if (this.timer) clearInterval(this.timer);
+    this.connected = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.offJobs?.();
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.connected) return;
+    this.timer = setTimeout(() => { void this.load().finally(() => this.schedule()); }, this.view?.current ? 5_000 : 60_000);
   }
 
   async load(): Promise<void> {
     try {
       this.view = await api<StatusView>('GET', '/api/ext/cloud/status');
+      if (this.view.current) this.schedule();
       this.error = undefined;
     } catch (e) {
       this.error = e instanceof ApiError ? e.message : 'Der Status der Cloud-Kasse konnte nicht geladen werden.';
@@ -103,13 +122,19 @@ export class KwCloudStatus extends KwPanel {
     const field = this.renderRoot.querySelector<HTMLTextAreaElement>('textarea[name=identity]');
     const identity = field?.value ?? '';
     if (!this.chosen) return;
-    if (!window.confirm(`Die Kassendatenbank wird durch die Kopie ${this.chosen} aus der Cloud ersetzt. Die Kasse muss dabei geschlossen sein. Vorher wird der aktuelle Stand gesichert. Fortfahren?`)) return;
+    const ok = await kwConfirm({
+      title: 'Aus der Cloud wiederherstellen',
+      text: `Soll die Kassendatenbank durch die Kopie ${this.chosen} aus der Cloud ersetzt werden? Die Kasse muss dabei geschlossen sein. Vorher wird der aktuelle Stand gesichert.`,
+    });
+    if (!ok) return;
     this.busy = true;
     this.notice = undefined;
     try {
       const job = await startAction('cloud.restore', { name: this.chosen, identity });
       if (field) field.value = '';
       const done = await followJob(job.id, (p) => { this.progress = p.message ?? undefined; });
+      // The backup panel lists the safety backup the restore made: tell it (and every other panel) at once.
+      announceJobFinished(done);
       if (done.state === 'succeeded' || done.state === 'warning') this.notice = { kind: 'success', text: done.result?.message ?? 'Sicherung aus der Cloud wiederhergestellt' };
       else this.notice = { kind: 'error', text: [done.error?.message, done.error?.hint].filter(Boolean).join(' ') || 'Wiederherstellung fehlgeschlagen.' };
     } catch (e) {
@@ -126,7 +151,7 @@ export class KwCloudStatus extends KwPanel {
     if (!v) return html`<p class="muted">Status wird geladen …</p>`;
     if (!v.configured && !v.lastSuccess) {
       return html`<p class="status not-configured" data-state="not-configured"><strong>nicht eingerichtet</strong> – ${v.problem ?? ''}
-        Die Einstellungen stehen unter „Datensicherung → Cloud-Kasse“ (Techniker).</p>`;
+        ${this.technician ? 'Die Einstellungen stehen unter „Einstellungen“ im Abschnitt „Cloud-Kasse“.' : 'Bitte den Techniker, die Cloud-Kasse einzurichten.'}</p>`;
     }
     const state = v.overdue ? 'overdue' : 'ok';
     return html`
@@ -148,12 +173,12 @@ export class KwCloudStatus extends KwPanel {
       ${this.notice ? html`<div class="message ${this.notice.kind}" role="status">${this.notice.text}</div>` : nothing}
       <button ?disabled=${this.busy} @click=${() => this.loadCopies()}>Kopien in der Cloud anzeigen</button>
       ${this.copies ? html`
-        <table aria-label="Kopien in der Cloud">
-          <thead><tr><th></th><th>Sicherung vom</th><th>Größe</th><th>Datei</th></tr></thead>
+        <div class="table-wrap"><table aria-label="Kopien in der Cloud">
+          <thead><tr><th><span class="visually-hidden">Auswahl</span></th><th>Sicherung vom</th><th class="num">Größe</th><th>Datei</th></tr></thead>
           <tbody>${this.copies.map((c) => html`<tr>
             <td><input type="radio" name="copy" aria-label=${c.name} .checked=${this.chosen === c.name} @change=${() => { this.chosen = c.name; }}></td>
-            <td>${when(c.createdAt)}</td><td class="num">${mb(c.size)}</td><td>${c.name}</td></tr>`)}</tbody>
-        </table>
+            <td class="nowrap">${when(c.createdAt)}</td><td class="num">${mb(c.size)}</td><td class="file">${c.name}</td></tr>`)}</tbody>
+        </table></div>
         ${this.copies.length ? html`
           <label>Geheimer age-Schlüssel (AGE-SECRET-KEY-1…), wird nicht gespeichert:
             <textarea name="identity" rows="2" autocomplete="off" spellcheck="false"></textarea></label>

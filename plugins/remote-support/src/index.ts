@@ -9,10 +9,17 @@ import { applyRustDeskServer, getRustDeskId, locateRustDesk, setRustDeskPassword
 import { collectStatus, type RemoteSupportStatus, type StatusSettings } from './status.js';
 import { contributeMetrics } from 'kassenwart/plugins/metrics/api';
 import { remoteSupportCollector } from './metrics.js';
+import { PasswordService, passwordKnown } from './password.js';
+import { forOperator } from './operator-hints.js';
 
 export { checkClient, clientHintsFromNavigator } from './client-os.js';
 export type { ClientCheck, ClientHints } from './client-os.js';
 export type { RemoteSupportStatus } from './status.js';
+
+/** What the panel gets: the status, plus whether Kassenwart knows RustDesk's permanent password. */
+export type PanelStatus = RemoteSupportStatus & {
+  password: { known: boolean; problem?: { code: string; message: string; hint?: string } };
+};
 
 /** Action ids (declared in plugin.json). */
 export const ACTIONS = {
@@ -38,6 +45,8 @@ export function readSettings(settings: SettingsView): StatusSettings {
 
 @injectable()
 export default class RemoteSupportPlugin implements Plugin {
+  private passwords: PasswordService | undefined;
+
   constructor(
     @inject(TOKENS.Context) private readonly ctx: PluginContext,
     @inject(TOKENS.Settings) private readonly settings: SettingsView,
@@ -45,22 +54,34 @@ export default class RemoteSupportPlugin implements Plugin {
 
   activate(): void {
     const ctx = this.ctx;
+    const passwords = new PasswordService({ ctx, settings: this.settings, rustdesk: () => readSettings(this.settings) });
+    this.passwords = passwords;
 
     // One status check at a time: requests that arrive while one runs share its answer, so a reloading
     // browser cannot start a pile of RustDesk processes.
     let inFlight: Promise<RemoteSupportStatus> | undefined;
-    ctx.registerRoute('GET', '/status', () => {
+    ctx.registerRoute('GET', '/status', async (req): Promise<PanelStatus> => {
       inFlight ??= collectStatus(readSettings(this.settings), {}, (e) => {
         ctx.logger.error('unexpected error while reading the RustDesk status', { error: e instanceof Error ? e.message : String(e) });
       }).finally(() => { inFlight = undefined; });
-      return inFlight;
+      const st = await inFlight;
+      // Hints for the reader: an operator cannot edit Einstellungen, so they are told whom to call instead.
+      if (req.user.role !== 'technician') return { ...forOperator(st), password: { known: passwordKnown(this.settings) } };
+      return { ...st, password: { known: passwordKnown(this.settings), ...(passwords.lastSyncProblem ? { problem: passwords.lastSyncProblem } : {}) } };
     }, { role: 'operator' });
+
+    // The eye: technicians only (the host checks the role on every request), audited before the answer.
+    ctx.registerRoute('POST', '/password/reveal', async (req) => ({ password: await passwords.reveal(req.user.name) }), { role: 'technician' });
+    // The pencil: RustDesk first, then sealed in the secret setting (audited as a setting change).
+    ctx.registerRoute('POST', '/password', async (req) => {
+      await passwords.change((req.body as { password?: unknown } | undefined)?.password, req.user.name);
+      return { message: 'Das dauerhafte Passwort für RustDesk wurde geändert.' };
+    }, { role: 'technician' });
 
     ctx.registerCommand('rustdesk', (args, io) => this.command(args, io));
     contributeMetrics(ctx, remoteSupportCollector(this.settings));
 
     ctx.registerAction(ACTIONS.setPassword, async (job: JobContext) => {
-      const s = readSettings(this.settings);
       const password = job.params?.password;
       // Checked here (before anything runs) so that a missing value is a clear German message.
       if (typeof password !== 'string' || password === '') {
@@ -68,9 +89,8 @@ export default class RemoteSupportPlugin implements Plugin {
           code: 'rustdesk.password', hint: 'Das Passwort wird im Bereich „Fernwartung“ eingegeben.',
         });
       }
-      const bin = await locateRustDesk(s.rustdeskPath);
       job.progress(undefined, 'Passwort wird an RustDesk übergeben …');
-      await setRustDeskPassword({ bin, timeoutMs: s.timeoutSeconds * 1000, signal: job.signal }, password);
+      await passwords.change(password, job.user, job.signal);
       // Never log or return the password itself.
       job.log.info('Das dauerhafte Passwort von RustDesk wurde geändert.');
       ctx.logger.info('RustDesk permanent password changed', { user: job.user });
@@ -128,9 +148,7 @@ export default class RemoteSupportPlugin implements Plugin {
           return 2;
         }
         const password = (await readStdin()).split(/\r?\n/)[0] ?? '';
-        const bin = await locateRustDesk(s.rustdeskPath);
-        await setRustDeskPassword({ bin, timeoutMs: s.timeoutSeconds * 1000 }, password);
-        this.ctx.logger.info('RustDesk permanent password changed', { user: 'cli' });
+        await this.passwords!.change(password, 'cli');
         print('Das dauerhafte Passwort für RustDesk wurde gesetzt.');
         return 0;
       }
@@ -141,7 +159,12 @@ export default class RemoteSupportPlugin implements Plugin {
         return 0;
       }
       default:
-        io.stderr.write('Aufruf: kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server\n');
+        // "--help" / "help" / nothing: the usage on stdout (exit 0); anything else is a wrong call (exit 2).
+        if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+          print('Aufruf: kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server');
+          return 0;
+        }
+        io.stderr.write(`Falscher Aufruf: unbekannter Unterbefehl „${sub}“.\nAufruf: kassenwart rustdesk status [--json] | id | password --password-stdin | apply-server\n`);
         return 2;
     }
   }

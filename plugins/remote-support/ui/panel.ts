@@ -1,12 +1,15 @@
 /**
- * Panel `kw-remote-support` on the maintenance page: RustDesk status and ID of the POS server (large digits,
- * copy button), the "Support anfragen" helper, the check of the operator's own PC, a TeamViewer warning,
- * and for technicians: set RustDesk's permanent password and apply the support server.
+ * Panel `kw-remote-support` in the right-hand column of the maintenance page: the RustDesk ID of the POS server
+ * first (large digits, copy button — what the operator reads to the technician on the phone), RustDesk's state in
+ * one line, the "Support anfragen" helper, the check of the operator's own PC (folded), a TeamViewer warning, and
+ * for technicians the permanent password as in the vendor's help text ("******", an eye to reveal it, a pencil to
+ * change it) and the support server (folded).
  */
 import { html, css, nothing, type TemplateResult } from 'lit';
-import { api, ApiError, followJob, getSession, KwPanel, startAction, type Job } from 'kassenwart/sdk/ui';
+import { api, ApiError, followJob, getSession, KwPanel, kwConfirm, startAction, type Job } from 'kassenwart/sdk/ui';
 import { checkClient, clientHintsFromNavigator, RUSTDESK_DOWNLOAD_URL, type ClientCheck, type NavigatorLike } from '../src/client-os.js';
-import type { RemoteSupportStatus, Problem } from '../src/status.js';
+import type { Problem } from '../src/status.js';
+import type { PanelStatus as RemoteSupportStatus } from '../src/index.js';
 
 type Msg = { kind: 'success' | 'warning' | 'error'; text: string; hint?: string };
 
@@ -38,13 +41,15 @@ export class KwRemoteSupport extends KwPanel {
     serverMsg: { state: true },
     serverBusy: { state: true },
     confirmServer: { state: true },
+    editPw: { state: true },
+    revealed: { state: true },
   };
 
   static override styles = [
     KwPanel.styles,
     css`
       .id {
-        font-size: 2.6rem; font-weight: 700; letter-spacing: 0.08em;
+        font-size: 2.2rem; font-weight: 700; letter-spacing: 0.06em; line-height: 1.15;
         font-variant-numeric: tabular-nums; font-family: ui-monospace, 'DejaVu Sans Mono', monospace;
         margin: 4px 0 8px; user-select: all;
       }
@@ -55,6 +60,12 @@ export class KwRemoteSupport extends KwPanel {
       ol li { margin-bottom: 6px; }
       .support { border-left: 4px solid var(--kw-primary, #1c5d99); }
       form { display: grid; gap: 8px; margin: 8px 0; }
+      .state { margin: 4px 0; }
+      .pw { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; margin: 8px 0 0; }
+      .pw .value { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: 1.1rem; min-width: 6ch; }
+      .icon { min-width: 40px; padding: 0 8px; font-size: 1.1rem; line-height: 1; }
+      details > summary { cursor: pointer; padding: 8px 0; font-weight: 600; }
+      section.card h3 { margin: 0 0 4px; font-size: 1rem; }
     `,
   ];
 
@@ -70,6 +81,10 @@ export class KwRemoteSupport extends KwPanel {
   declare serverMsg: Msg | undefined;
   declare serverBusy: boolean;
   declare confirmServer: boolean;
+  /** The pencil's form is open. */
+  declare editPw: boolean;
+  /** The password while a technician looks at it (never kept longer than the panel shows it). */
+  declare revealed: string | undefined;
 
   constructor() {
     super();
@@ -78,6 +93,7 @@ export class KwRemoteSupport extends KwPanel {
     this.pwBusy = false;
     this.serverBusy = false;
     this.confirmServer = false;
+    this.editPw = false;
   }
 
   override connectedCallback(): void {
@@ -132,9 +148,13 @@ export class KwRemoteSupport extends KwPanel {
     this.pwBusy = true;
     this.pwMsg = undefined;
     try {
-      const job = await startAction('remote-support.setPassword', { password: pw });
+      const r = await api<{ message: string }>('POST', '/api/ext/remote-support/password', { password: pw });
       form.reset();
-      this.pwMsg = jobMsg(await followJob(job.id), 'Das dauerhafte Passwort für RustDesk wurde gesetzt.');
+      this.editPw = false;
+      this.revealed = undefined;
+      this.pwMsg = { kind: 'success', text: r.message };
+      await this.refresh();
+      this.focusIn('button[data-action="pw-edit"]');
     } catch (e) {
       this.pwMsg = errorMsg(e);
     } finally {
@@ -142,8 +162,30 @@ export class KwRemoteSupport extends KwPanel {
     }
   }
 
+  /** The eye: asks the server (technician only, audited) or hides the password again. */
+  private async togglePassword(): Promise<void> {
+    if (this.revealed !== undefined) { this.revealed = undefined; return; }
+    this.pwMsg = undefined;
+    try {
+      this.revealed = (await api<{ password: string }>('POST', '/api/ext/remote-support/password/reveal')).password;
+    } catch (e) {
+      this.pwMsg = errorMsg(e);
+    }
+  }
+
+  private focusIn(selector: string): void {
+    void this.updateComplete.then(() => (this.renderRoot.querySelector(selector) as HTMLElement | null)?.focus());
+  }
+
   private async applyServer(): Promise<void> {
+    // The same akzeptieren/abbrechen dialog as every action (the shell's, or the SDK's own without a shell).
+    this.confirmServer = true;
+    const ok = await kwConfirm({
+      title: 'Support-Server übernehmen',
+      text: 'Sollen ID-Server, Relay-Server und Schlüssel des Supports in RustDesk übernommen werden?',
+    });
     this.confirmServer = false;
+    if (!ok) return;
     this.serverBusy = true;
     this.serverMsg = undefined;
     try {
@@ -173,19 +215,11 @@ export class KwRemoteSupport extends KwPanel {
     const svc = s.service.running === true ? 'läuft' : s.service.running === false ? html`<strong>läuft nicht</strong>` : 'unbekannt';
     return html`
       <section class="card" aria-label="RustDesk auf dem Kassenserver">
-        <h3>RustDesk auf dem Kassenserver</h3>
-        <dl>
-          <dt>RustDesk</dt><dd data-field="rustdesk">${rd}</dd>
-          <dt>Dienst</dt><dd data-field="service">${svc}</dd>
-        </dl>
-        ${this.problem(s.rustdesk.problem)}
-        ${s.rustdesk.found ? this.problem(s.version.problem) : nothing}
-        ${s.rustdesk.found ? this.problem(s.service.problem, 'warning') : nothing}
-        <div>RustDesk-ID des Kassenservers:</div>
+        <h3>RustDesk-ID des Kassenservers</h3>
         ${s.id.value
           ? html`<div class="id" data-field="id" aria-label="RustDesk-ID ${s.id.value.split('').join(' ')}">${s.id.formatted}</div>
               <div class="row">
-                <button type="button" @click=${() => this.copyId()}>ID kopieren</button>
+                <button type="button" class="primary" @click=${() => this.copyId()}>ID kopieren</button>
                 <button type="button" @click=${() => this.refresh()} ?disabled=${this.loading}>Aktualisieren</button>
               </div>
               ${this.copied ? html`<p class="muted" role="status">${this.copied}</p>` : nothing}`
@@ -193,7 +227,42 @@ export class KwRemoteSupport extends KwPanel {
               Die ID kann nicht angezeigt werden: ${s.id.problem?.message ?? 'unbekannter Grund'}
               ${s.id.problem?.hint ? html`<br /><span>${s.id.problem.hint}</span>` : nothing}</div>
               <button type="button" @click=${() => this.refresh()} ?disabled=${this.loading}>Erneut prüfen</button>`}
+        <p class="state muted">RustDesk: <span data-field="rustdesk">${rd}</span> · Dienst: <span data-field="service">${svc}</span></p>
+        ${this.problem(s.rustdesk.problem)}
+        ${s.rustdesk.found ? this.problem(s.version.problem) : nothing}
+        ${s.rustdesk.found ? this.problem(s.service.problem, 'warning') : nothing}
+        ${this.renderPassword(s)}
       </section>`;
+  }
+
+  /** "Dauerhaftes Passwort: ******", the eye and the pencil (technicians only; the server checks it too). */
+  private renderPassword(s: RemoteSupportStatus): TemplateResult | typeof nothing {
+    if (this.userRole !== 'technician') return nothing;
+    const known = s.password?.known;
+    return html`
+      <div class="pw" data-field="password">
+        <span>Dauerhaftes Passwort:</span>
+        <span class=${known ? 'value' : 'muted'} data-field="password-value">${this.revealed !== undefined ? this.revealed : known ? '******' : 'nicht über Kassenwart festgelegt'}</span>
+        ${known ? html`<button type="button" class="icon" data-action="pw-reveal" aria-pressed=${this.revealed !== undefined ? 'true' : 'false'}
+            aria-label=${this.revealed !== undefined ? 'Passwort verbergen' : 'Passwort anzeigen'} title=${this.revealed !== undefined ? 'Passwort verbergen' : 'Passwort anzeigen'}
+            @click=${() => this.togglePassword()}>👁</button>` : nothing}
+        <button type="button" class="icon edit" data-action="pw-edit" aria-expanded=${this.editPw ? 'true' : 'false'}
+          aria-label="Passwort ändern" title="Passwort ändern"
+          @click=${() => { this.editPw = !this.editPw; this.pwMsg = undefined; if (this.editPw) this.focusIn('#rs-pw'); }}>✎</button>
+      </div>
+      ${s.password?.problem ? this.problem(s.password.problem, 'warning') : nothing}
+      ${this.editPw ? html`
+        <form @submit=${(e: Event) => this.setPassword(e)} autocomplete="off"
+          @keydown=${(e: KeyboardEvent) => { if (e.key === 'Escape') { this.editPw = false; this.focusIn('button[data-action="pw-edit"]'); } }}>
+          <div><label for="rs-pw">Neues dauerhaftes Passwort</label>
+            <input id="rs-pw" name="password" type="password" required minlength="8" maxlength="64" autocomplete="new-password" /></div>
+          <div><label for="rs-pw2">Passwort wiederholen</label>
+            <input id="rs-pw2" name="password2" type="password" required minlength="8" maxlength="64" autocomplete="new-password" /></div>
+          <div class="row"><button class="primary" type="submit" ?disabled=${this.pwBusy}>Speichern</button>
+            <button type="button" @click=${() => { this.editPw = false; this.focusIn('button[data-action="pw-edit"]'); }}>Abbrechen</button></div>
+          <p class="muted">Mindestens 8 Zeichen. Das Passwort wird an RustDesk übergeben und verschlüsselt gespeichert.</p>
+        </form>` : nothing}
+      ${this.msg(this.pwMsg)}`;
   }
 
   private renderSupport(s: RemoteSupportStatus): TemplateResult {
@@ -211,51 +280,37 @@ export class KwRemoteSupport extends KwPanel {
             <dt>Kassenserver</dt><dd data-field="hostname">${i.hostname}</dd>
             <dt>RustDesk-ID</dt><dd>${s.id.value ? html`<span class="id">${s.id.formatted}</span>` : html`<strong>nicht verfügbar</strong> – ${s.id.problem?.message ?? ''}`}</dd>
           </dl>
-          ${!i.customerNumber && !i.name ? html`<p class="muted">Kundennummer und Name der Installation sind noch nicht eingetragen (Einstellungen → Fernwartung).</p>` : nothing}
+          ${!i.customerNumber && !i.name ? html`<p class="muted">Kundennummer und Name der Installation sind noch nicht eingetragen${this.userRole === 'technician' ? ' (Einstellungen → Fernwartung)' : ' (trägt der Techniker ein)'}.</p>` : nothing}
           <p>Möchte ein Techniker sich verbinden, geben Sie ihm die ID durch und akzeptieren Sie anschließend die angezeigte Sitzungsanfrage des Technikers.</p>
         </section>` : nothing}`;
   }
 
   private renderClient(): TemplateResult {
     const c = this.client;
-    if (!c) return html`<section class="card"><h3>Ihr PC</h3><p class="muted">Wird geprüft …</p></section>`;
+    if (!c) return html`<p class="muted">Ihr PC wird geprüft …</p>`;
     const kind: Msg['kind'] = c.supported === true ? 'success' : c.supported === false ? 'error' : 'warning';
+    // Folded (the ID comes first); open at once when this PC cannot run RustDesk.
     return html`
-      <section class="card" aria-label="Ihr PC">
-        <h3>Ihr PC: ${c.label}</h3>
+      <details aria-label="Ihr PC" ?open=${c.supported === false}>
+        <summary>Ihr PC: ${c.label}</summary>
         <div class="message ${kind}" data-field="client-verdict">${c.supported === false ? html`<strong>Nicht unterstützt.</strong> ` : nothing}${c.verdict}</div>
         ${c.download ? html`<p>Herunterladen: <a href=${RUSTDESK_DOWNLOAD_URL} target="_blank" rel="noopener noreferrer">rustdesk.com</a> → „Desktop App“ → ${c.download}</p>` : nothing}
         ${c.steps.length ? html`<details><summary>Installationsschritte</summary><ol>${c.steps.map((st) => html`<li>${st}</li>`)}</ol></details>` : nothing}
-      </section>`;
+      </details>`;
   }
 
   private renderTechnician(s: RemoteSupportStatus): TemplateResult | typeof nothing {
     if (this.userRole !== 'technician') return nothing;
     return html`
-      <section class="card" aria-label="Techniker">
-        <h3>Techniker: RustDesk einrichten</h3>
-        <form @submit=${(e: Event) => this.setPassword(e)} autocomplete="off">
-          <div><label for="rs-pw">Neues dauerhaftes Passwort</label>
-            <input id="rs-pw" name="password" type="password" required minlength="8" maxlength="64" autocomplete="new-password" /></div>
-          <div><label for="rs-pw2">Passwort wiederholen</label>
-            <input id="rs-pw2" name="password2" type="password" required minlength="8" maxlength="64" autocomplete="new-password" /></div>
-          <div class="row"><button class="primary" type="submit" ?disabled=${this.pwBusy}>Passwort setzen</button></div>
-          <p class="muted">Das Passwort wird nur an RustDesk übergeben und von Kassenwart nirgends gespeichert.</p>
-        </form>
-        ${this.msg(this.pwMsg)}
-        <p>Support-Server: ID-Server <strong>${s.server.idServer || '(nicht eingetragen)'}</strong>,
+      <details aria-label="Techniker: Support-Server">
+        <summary>Techniker: Support-Server</summary>
+        <p>ID-Server <strong>${s.server.idServer || '(nicht eingetragen)'}</strong>,
           Relay-Server <strong>${s.server.relayServer || '(automatisch)'}</strong>,
-          Key ${s.server.keySet ? 'eingetragen' : html`<strong>nicht eingetragen</strong>`}.</p>
-        <div class="row"><button type="button" @click=${() => { this.confirmServer = true; this.serverMsg = undefined; }}
+          Schlüssel des Servers ${s.server.keySet ? 'eingetragen' : html`<strong>nicht eingetragen</strong>`}.</p>
+        <div class="row"><button type="button" @click=${() => { this.serverMsg = undefined; void this.applyServer(); }}
           ?disabled=${this.serverBusy || this.confirmServer}>Support-Server übernehmen</button></div>
-        ${this.confirmServer ? html`<div class="message warning" role="alertdialog" aria-label="Support-Server übernehmen">
-            <p>Sollen ID-Server, Relay-Server und Key des Supports in RustDesk übernommen werden?</p>
-            <div class="row">
-              <button class="primary" type="button" @click=${() => this.applyServer()}>akzeptieren</button>
-              <button type="button" @click=${() => { this.confirmServer = false; }}>abbrechen</button>
-            </div></div>` : nothing}
         ${this.msg(this.serverMsg)}
-      </section>`;
+      </details>`;
   }
 
   override render(): TemplateResult {

@@ -258,5 +258,12 @@ const KNOWN_LABELS: Record<string, string> = {
 export function changeLines(changes: Record<string, string[]>, labels: Record<string, string> = {}): string[] {
   const first = (k: string) => k === 'kassenwart' || k === 'kasse';
   const keys = Object.keys(changes).sort((a, b) => (first(a) ? -1 : first(b) ? 1 : a.localeCompare(b)));
-  return keys.flatMap((k) => changes[k].map((line) => `${labels[k] ?? KNOWN_LABELS[k] ?? k}: ${line}`));
+  const label = (k: string) => labels[k] ?? KNOWN_LABELS[k] ?? k;
+  return keys.flatMap((k) => changes[k].map((line) => {
+    // A note written as "backup: …" that landed under Kassenwart (a release built from a tree without that
+    // plugin's folder, or an older feed) still names the component by its display name, never by its id.
+    const m = /^([a-z][a-z0-9-]*):\s+(.+)$/.exec(line);
+    if (m && m[1] !== k && (labels[m[1]] ?? KNOWN_LABELS[m[1]])) return `${label(m[1])}: ${m[2]}`;
+    return `${label(k)}: ${line}`;
+  }));
 }

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import semver from 'semver';
 import * as tar from 'tar';
-import { UserError, fsyncDir, isUserError, writeFileAtomic, type CommandIO } from 'kassenwart/sdk';
+import { UserError, fsyncDir, germanArgsError, isUserError, writeFileAtomic, type CommandIO } from 'kassenwart/sdk';
 import { verifyIndex, type Channel, type ReleaseEntry, type ReleaseIndex } from './feed.js';
 
 /** File names inside a feed folder. */
@@ -94,7 +94,7 @@ export async function releaseCommand(args: string[], io: CommandIO, defaultSourc
       return e.code === 'release.usage' ? 2 : 1;
     }
     if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`Fehler: ${(e as Error).message}\n${USAGE}`);
+      io.stderr.write(`Falscher Aufruf: ${germanArgsError(e)}\n${USAGE}`);
       return 2;
     }
     throw e;

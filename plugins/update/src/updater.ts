@@ -6,7 +6,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CancelledError, UserError, isUserError, throwIfAborted, type ActionResult, type Logger } from 'kassenwart/sdk';
+import { CancelledError, UserError, formatMegabytes, isUserError, throwIfAborted, type ActionResult, type Logger } from 'kassenwart/sdk';
 import semver from 'semver';
 import { changeLines, componentOf, newerReleases, parsePublicKeys, verifyIndex, type Channel, type ReleaseEntry, type ReleaseIndex } from './feed.js';
 import type { AdapterConfig } from './register/adapter.js';
@@ -71,6 +71,14 @@ export interface Progress {
 /** The default index file name when the feed URL names a folder. */
 export function indexUrl(feedUrl: string): string {
   return feedUrl.endsWith('/') ? feedUrl + 'index.json' : feedUrl;
+}
+
+/** One component's changes for the panel's "Update fertig!" box: display name, version, lines newest release first. */
+export interface ChangeBlock { component: string; version: string; lines: string[] }
+
+/** The notes as blocks per component (the panel renders each as a list under the component's display name). */
+export function changeBlocks(component: string, version: string, notes: ReleaseNotes[]): ChangeBlock {
+  return { component, version, lines: notes.flatMap((n) => changeLines(n.changes, n.labels)) };
 }
 
 /** German "Änderungen" block, newest release first. */
@@ -144,7 +152,10 @@ export class Updater {
     if (candidates.length === 0) {
       this.deps.log.info('no newer release', { running, sequence: index.sequence });
       if (kasse.updated) {
-        return { message: `Update fertig!\n${lines.join('\n')}\n\nÄnderungen:\n${notesText(kasse.updated.notes, 'Kassensoftware')}`, details: { version: running, kasse: kasse.updated } };
+        return {
+          message: `Update fertig!\n${lines.join('\n')}\n\nÄnderungen:\n${notesText(kasse.updated.notes, 'Kassensoftware')}`,
+          details: { version: running, kasse: kasse.updated, changes: [changeBlocks('Kassensoftware', kasse.updated.version, kasse.updated.notes)], restarting: false },
+        };
       }
       return { message: ['Kein Update notwendig!', ...lines].join('\n'), details: { version: running, kasse: { version: kasse.version, skipped: kasse.skipped ?? null } } };
     }
@@ -197,12 +208,15 @@ export class Updater {
     if (kasse.updated) {
       return {
         message: `Update fertig!\n${lines.join('\n')}\nKassenwart: Version ${target.version} ist eingespielt. ${when}\n\nÄnderungen:\n${notesText(kasse.updated.notes, 'Kassensoftware')}\n${notesText(notes, 'Kassenwart')}`,
-        details: { version: target.version, from: running, notes, kasse: kasse.updated },
+        details: {
+          version: target.version, from: running, notes, kasse: kasse.updated, restarting: !!restarted,
+          changes: [changeBlocks('Kassensoftware', kasse.updated.version, kasse.updated.notes), changeBlocks('Kassenwart', target.version, notes)],
+        },
       };
     }
     return {
       message: `Update fertig! Version ${target.version} ist eingespielt. ${when}${lines.length ? '\n' + lines.join('\n') : ''}\n\nÄnderungen:\n${notesText(notes)}`,
-      details: { version: target.version, from: running, notes },
+      details: { version: target.version, from: running, notes, restarting: !!restarted, changes: [changeBlocks('Kassenwart', target.version, notes)] },
     };
   }
 
@@ -280,6 +294,5 @@ export class Updater {
   }
 }
 
-function mb(n: number): string {
-  return (n / 1024 / 1024).toLocaleString('de-DE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
-}
+/** Decimal MB, as everywhere in the UI (kassenwart/sdk formatMegabytes). */
+const mb = formatMegabytes;

@@ -4,7 +4,7 @@
  * configured 01.2 path can take backups, and offers to take over the suggested path.
  */
 import { html, css, nothing } from 'lit';
-import { KwPanel, api, ApiError } from 'kassenwart/sdk/ui';
+import { KwPanel, api, ApiError, onJobFinished, formatBytes } from 'kassenwart/sdk/ui';
 import type { StickInfo as ServerStickInfo } from '../src/stick.js';
 
 /** A stick as the route /api/ext/usb/sticks reports it (the server-side type; erased in the browser). */
@@ -21,17 +21,8 @@ interface SticksView {
   backups: { name: string; size: number; mtimeMs: number }[];
 }
 
-const nf = new Intl.NumberFormat('de-DE', { maximumFractionDigits: 1 });
-
-function bytes(n: number | undefined): string {
-  if (n === undefined) return '–';
-  if (n < 1000) return `${n} Byte`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do { v /= 1000; i++; } while (v >= 1000 && i < units.length - 1);
-  return `${nf.format(v)} ${units[i]}`;
-}
+/** Decimal units (1 MB = 10^6 bytes), as printed on sticks and everywhere else in the UI (docs/ui.md). */
+const bytes = (n: number | undefined): string => (n === undefined ? '–' : formatBytes(n));
 
 /** The sticks panel. */
 export class KwUsbSticks extends KwPanel {
@@ -46,12 +37,16 @@ export class KwUsbSticks extends KwPanel {
   static override styles = [KwPanel.styles, css`
     table { border-collapse: collapse; width: 100%; }
     th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--kw-border, #c9d0d8); }
+    @media (min-width: 560px) { th, td.nowrap { white-space: nowrap; } }
+    .reason { display: block; font-size: 0.85rem; color: var(--kw-muted, #505b66); }
   `];
 
   declare view: SticksView | undefined;
   declare error: string | undefined;
   declare busy: boolean;
   declare notice: string | undefined;
+
+  private offJobs: (() => void) | undefined;
 
   constructor() {
     super();
@@ -61,6 +56,15 @@ export class KwUsbSticks extends KwPanel {
   override connectedCallback(): void {
     super.connectedCallback();
     void this.load();
+    // "Stick sicher entfernen" and every transfer change what is plugged in or stored on it: reload at once.
+    this.offJobs = onJobFinished((job) => {
+      if (job.actionId.startsWith('usb.') || job.actionId.startsWith('backup.')) void this.load();
+    });
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.offJobs?.();
   }
 
   /** Fetches the overview again. */
@@ -117,12 +121,12 @@ export class KwUsbSticks extends KwPanel {
         : html`<div class="table-wrap"><table>
             <thead><tr><th>Pfad</th><th>Format</th><th>Größe</th><th>frei</th><th>TSE-Stick</th><th>Für Sicherung</th></tr></thead>
             <tbody>${v.sticks.map((s) => html`<tr data-path=${s.path}>
-              <td>${s.path}</td>
+              <td class="nowrap">${s.path}</td>
               <td>${s.format}${s.readOnly ? ' (schreibgeschützt)' : ''}</td>
-              <td>${bytes(s.sizeBytes)}</td>
-              <td>${bytes(s.freeBytes)}</td>
+              <td class="nowrap">${bytes(s.sizeBytes)}</td>
+              <td class="nowrap">${bytes(s.freeBytes)}</td>
               <td>${s.tse ? 'ja' : 'nein'}</td>
-              <td>${s.usable ? 'geeignet' : html`<span title=${s.reason ?? ''}>nicht geeignet</span>`}</td>
+              <td>${s.usable ? 'geeignet' : html`nicht geeignet${s.reason ? html`<span class="reason">${s.reason}</span>` : nothing}`}</td>
             </tr>`)}</tbody>
           </table></div>`}
       ${v.backups.length

@@ -73,13 +73,17 @@ describe('backup: status panel in the admin UI (Chromium)', function () {
     await screenshot(page, 'backup-status-panel');
 
     // restore from the panel (technician): confirm, then the German result
-    page.once('dialog', (d) => { expect(d.message()).to.contain('Die Kasse muss dabei geschlossen sein'); void d.accept(); });
+    // The same akzeptieren/abbrechen dialog as every action (kwConfirm), never the browser's confirm().
+    page.on('dialog', (d) => { problems.push(`browser dialog: ${d.message()}`); void d.dismiss(); });
     await row.getByRole('button', { name: 'Wiederherstellen' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Sicherung wiederherstellen' });
+    expect(await dialog.innerText()).to.contain('Die Kasse muss dabei geschlossen sein');
+    await dialog.getByRole('button', { name: 'akzeptieren' }).click();
     await panel.locator('.message.success').waitFor({ timeout: 120_000 });
     expect(await panel.locator('.message.success').innerText()).to.match(new RegExp(`^Sicherung ${name.replace(/\./g, '\\.')} wiederhergestellt\\.`));
     // the safety backup made before replacing the database is listed too
     await panel.locator('tbody tr[data-name]').nth(1).waitFor();
     expect(await panel.locator('tbody tr[data-name]').count()).to.be.at.least(2);
-    expect(problems.filter((p) => p.startsWith('pageerror'))).to.deep.equal([]);
+    expect(problems.filter((p) => p.startsWith('pageerror') || p.startsWith('browser dialog'))).to.deep.equal([]);
   });
 });

@@ -170,7 +170,6 @@ describe('cloud: through the real host and a real S3 server', function () {
 
     browser ??= await launchBrowser();
     const { context, page } = await newPage(browser, { baseURL: host.url });
-    page.on('dialog', (d) => void d.accept());
     try {
       await signInPage(context, page, host.url, user, '#/wartung');
       const panel = page.locator('kw-cloud-status');
@@ -178,6 +177,8 @@ describe('cloud: through the real host and a real S3 server', function () {
       await panel.getByRole('radio', { name: chosen }).check();
       await panel.locator('textarea[name=identity]').fill(`# created: test\n${id.identity}\n`);
       await panel.getByRole('button', { name: 'Aus der Cloud wiederherstellen' }).click();
+      // The same akzeptieren/abbrechen dialog as every action (kwConfirm), not the browser's confirm().
+      await page.getByRole('dialog', { name: 'Aus der Cloud wiederherstellen' }).getByRole('button', { name: 'akzeptieren' }).click();
       await panel.getByText('Sicherung', { exact: false }).filter({ hasText: 'wiederhergestellt' }).first().waitFor({ timeout: 120_000 });
       const text = await panel.locator('.message').first().textContent();
       expect(text).to.contain('Aus der Cloud-Kasse').and.contain('Der vorherige Stand wurde als');

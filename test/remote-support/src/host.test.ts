@@ -127,7 +127,7 @@ describe('remote-support through the real host (stand-in for RustDesk)', functio
     }
   });
 
-  it('a technician sets the permanent password; it reaches RustDesk and is stored, logged or shown nowhere', async () => {
+  it('a technician sets the permanent password; it reaches RustDesk, is stored only sealed, and is logged or shown nowhere', async () => {
     const secret = 'Salon-Geheim-4711';
     const job = await host.runAction('remote-support.setPassword', { password: secret });
     expect(job.state, JSON.stringify(job)).to.equal('succeeded');

@@ -44,20 +44,23 @@ describe('remote-support panel in headless Chromium (stand-in for RustDesk)', fu
       const text = await support.textContent();
       expect(text).to.contain('K-10417').and.to.contain('Salon Haarmonie').and.to.contain('0800 123 456').and.to.contain('987 654 321');
 
-      // Chromium on Linux: the PC check runs in the browser itself.
+      // Chromium on Linux: the PC check runs in the browser itself (folded below the ID).
+      await panel.locator('summary', { hasText: 'Ihr PC' }).click();
       const verdict = panel.locator('[data-field="client-verdict"]');
       await verdict.waitFor();
       expect(await verdict.textContent()).to.contain('Linux').and.to.contain('erfüllt die Mindestanforderungen');
 
+      await panel.getByRole('button', { name: 'Passwort ändern' }).click();
       await panel.locator('#rs-pw').fill('Neues-Passwort-99');
       await panel.locator('#rs-pw2').fill('Neues-Passwort-99');
-      await panel.getByRole('button', { name: 'Passwort setzen' }).click();
-      await panel.getByText('Das dauerhafte Passwort für RustDesk wurde gesetzt.').waitFor({ timeout: 30_000 });
+      await panel.getByRole('button', { name: 'Speichern' }).click();
+      await panel.getByText('Das dauerhafte Passwort für RustDesk wurde geändert.').waitFor({ timeout: 30_000 });
       expect((await sd.read()).password).to.equal('Neues-Passwort-99');
-      expect(await panel.locator('#rs-pw').inputValue(), 'the field is emptied').to.equal('');
+      expect(await panel.locator('#rs-pw').count(), 'the form closes').to.equal(0);
 
+      await panel.locator('summary', { hasText: 'Techniker: Support-Server' }).click();
       await panel.getByRole('button', { name: 'Support-Server übernehmen' }).click();
-      await panel.getByRole('alertdialog', { name: 'Support-Server übernehmen' }).getByRole('button', { name: 'akzeptieren' }).click();
+      await page.getByRole('dialog', { name: 'Support-Server übernehmen' }).getByRole('button', { name: 'akzeptieren' }).click();
       await panel.getByText('Der Support-Server wurde in RustDesk übernommen.').waitFor({ timeout: 30_000 });
       expect((await sd.read()).options['custom-rendezvous-server']).to.equal('rd.support.example');
       await screenshot(page, 'remote-support-panel');

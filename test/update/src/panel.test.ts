@@ -49,7 +49,10 @@ describe('update: "Updatecheck" and the history panel in the admin UI (Chromium;
       const panel = page.locator('kw-update-history');
       await panel.locator('[data-testid="update"]').first().waitFor({ timeout: 30_000 });
       expect(await panel.locator('[data-testid="last-update"]').innerText()).to.match(/^Letztes Update: \d\d\.\d\d\.\d{4}, Kassenwart 0\.9\.0$/);
-      const updates = await panel.locator('[data-testid="update"]').allInnerTexts();
+      // The newest update is open; older ones are folded away ("Frühere Updates") to keep the right-hand column short.
+      const updates = await panel.locator('[data-testid="update"]').allTextContents();
+      expect(await panel.locator('[data-testid="older"] [data-testid="update"]').count()).to.equal(1);
+      expect(await panel.locator('[data-testid="update"]').first().isVisible()).to.equal(true);
       expect(updates).to.have.length(2);
       expect(updates[0]).to.contain('Version 0.9.0').and.contain('Datensicherung: Backup an FTP wird fortgesetzt');
       expect(updates[1]).to.contain('Version 0.8.0').and.contain('Kassenwart: Ältere Änderung');

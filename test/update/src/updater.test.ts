@@ -32,7 +32,12 @@ describe('update: check and prepare against a real HTTP update server (packages 
     const result = await h.updater('1.0.0').check(h.job());
     expect(result.message).to.match(/^Update fertig! Version 1\.1\.0/);
     expect(result.message).to.contain('Kassenwart: Schnellerer Start');
-    expect(result.message).to.contain('backup: FTP-Übertragung wird fortgesetzt');
+    // Display names, never plugin ids (issue 17), also for a note "backup: …" in a tree without the backup plugin.
+    expect(result.message).to.contain('Datensicherung: FTP-Übertragung wird fortgesetzt');
+    expect(result.message).not.to.match(/\bbackup:/);
+    expect((result.details as { changes: unknown }).changes).to.deep.equal([
+      { component: 'Kassenwart', version: '1.1.0', lines: ['Kassenwart: Schnellerer Start', 'Datensicherung: FTP-Übertragung wird fortgesetzt'] },
+    ]);
     const pkg = JSON.parse(await readFile(join(h.data, 'releases', '1.1.0', 'package.json'), 'utf8'));
     expect(pkg.version).to.equal('1.1.0');
     const journal = JSON.parse(await readFile(join(h.data, 'releases', 'switch.json'), 'utf8'));

@@ -212,7 +212,9 @@ describe('usb: end to end through "Backup an FTP" (real host, real vsftpd; the s
       await panel.locator('tr[data-path]').first().waitFor({ timeout: 30_000 });
       const row0 = panel.locator(`tr[data-path="${usb0}"]`);
       const row2 = panel.locator(`tr[data-path="${usb2}"]`);
-      expect(await row0.locator('td').allInnerTexts()).to.deep.include.members([usb0, 'FAT32', 'ja', 'nicht geeignet']);
+      // "nicht geeignet" with its reason below it (visible on a touch screen, not only as a tooltip).
+      expect((await row0.locator('td').allInnerTexts()).map((t) => t.split('\n')[0])).to.deep.include.members([usb0, 'FAT32', 'ja', 'nicht geeignet']);
+      expect(await row0.locator('.reason').innerText()).to.match(/TSE/);
       expect(await row2.locator('td').allInnerTexts()).to.deep.include.members([usb2, 'FAT32', 'nein', 'geeignet']);
       expect(await panel.locator('[data-state="problem"]').innerText()).to.contain('TSE-Stick (Swissbit)');
       expect(await panel.locator('.suggestion').innerText()).to.equal(usb2);

@@ -9,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { CancelledError, UserError, type PluginContext } from 'kassenwart/sdk';
+import { CancelledError, UserError, formatBytes, type PluginContext } from 'kassenwart/sdk';
 import { FTPError, type Client, type FileInfo } from 'basic-ftp';
 import { FTP_TARGET_ID, type Availability, type BackupFile, type BackupTarget, type SendContext, type SendResult, type StoredBackup } from '../api.js';
 import { openSession, probeFingerprint, type FtpSession, type Phase, type PhaseError } from './connection.js';
@@ -94,11 +94,6 @@ function locationOf(s: FtpSettings, name: string): string {
   return `${scheme}://${host}${port}/${dir ? dir + '/' : ''}${name}`;
 }
 
-function formatBytes(n: number): string {
-  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1).replace('.', ',')} MB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(0)} kB`;
-  return `${n} Bytes`;
-}
 
 /**
  * Creates the FTP target. It reads the backup plugin's ftp* settings through `ctx.settings` on every call,
