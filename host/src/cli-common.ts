@@ -24,7 +24,7 @@ export function parseRole(raw: string | undefined): 'operator' | 'technician' | 
 
 /** Job states in German, as the "Verlauf" page shows them. */
 export const JOB_STATE_NAMES: Record<string, string> = {
-  running: 'läuft', succeeded: 'erfolgreich', warning: 'Warnung', failed: 'fehlgeschlagen', cancelled: 'abgebrochen',
+  running: 'läuft', succeeded: 'erfolgreich', warning: 'Warnung', info: 'Information', failed: 'fehlgeschlagen', cancelled: 'abgebrochen',
 };
 
 /**
@@ -83,10 +83,10 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr) {
 
 /**
  * Prints a finished job (result on stdout; error and hint on stderr; the whole job with --json) and returns
- * the exit code: 0 succeeded, 6 warning, 1 failed or cancelled.
+ * the exit code: 0 succeeded or information (nothing to do), 6 warning, 1 failed or cancelled.
  */
 export function reportJob(final: JobView | undefined, json: boolean): number {
-  const ok = final?.state === 'succeeded' || final?.state === 'warning';
+  const ok = final?.state === 'succeeded' || final?.state === 'warning' || final?.state === 'info';
   if (json) process.stdout.write(JSON.stringify(final ?? null, null, 2) + '\n');
   if (ok) {
     if (!json) process.stdout.write(`${final!.result?.message ?? 'Fertig.'}\n`);

@@ -226,9 +226,15 @@ export class KwRemoteSupport extends KwPanel {
           : html`<div class="message error" role="alert" data-field="id-problem">
               Die ID kann nicht angezeigt werden: ${s.id.problem?.message ?? 'unbekannter Grund'}
               ${s.id.problem?.hint ? html`<br /><span>${s.id.problem.hint}</span>` : nothing}</div>
+              ${!s.rustdesk.found && s.rustdesk.problem
+                // Missing RustDesk: the ID box already says so; what to do folds away so the ID line and the
+                // update state stay on the first 1024×768 screen (issue 17).
+                ? html`<details class="todo" data-field="rustdesk-problem"><summary>Was ist zu tun?</summary>
+                    <p>${s.rustdesk.problem.message}${s.rustdesk.problem.hint ? html` ${s.rustdesk.problem.hint}` : nothing}</p></details>`
+                : nothing}
               <button type="button" @click=${() => this.refresh()} ?disabled=${this.loading}>Erneut prüfen</button>`}
         <p class="state muted">RustDesk: <span data-field="rustdesk">${rd}</span> · Dienst: <span data-field="service">${svc}</span></p>
-        ${this.problem(s.rustdesk.problem)}
+        ${s.id.value || s.rustdesk.found ? this.problem(s.rustdesk.problem) : nothing}
         ${s.rustdesk.found ? this.problem(s.version.problem) : nothing}
         ${s.rustdesk.found ? this.problem(s.service.problem, 'warning') : nothing}
         ${this.renderPassword(s)}

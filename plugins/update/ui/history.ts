@@ -67,7 +67,7 @@ export class KwUpdateHistory extends KwPanel {
     ul { margin: 2px 0 6px; padding-left: 1.2em; }
     li { margin: 1px 0; }
     .update { border-top: 1px solid var(--kw-border, #c9d0d8); padding-top: 6px; margin-top: 6px; }
-    .update h4, .finished h4 { margin: 0 0 2px; font-size: 0.95rem; }
+    .update h3, .finished h3 { margin: 0 0 2px; font-size: 0.95rem; }
     .component { margin-top: 10px; }
     .component-name { margin: 0; font-size: 1.05rem; }
     details > summary { cursor: pointer; padding: 6px 0; color: var(--kw-primary, #1c5d99); }
@@ -158,7 +158,7 @@ export class KwUpdateHistory extends KwPanel {
       : html`<p data-testid="restart" role="status">Kassenwart antwortet noch nicht mit Version ${r.version}. Bitte einige Minuten warten und die Seite neu laden; hilft das nicht, bitte den Techniker anrufen.</p>`;
     return html`<div class="message success finished" data-testid="finished">
       <p class="title">Update fertig!</p>
-      ${f.changes.map((c) => html`<h4>${c.component} ${c.version}</h4>
+      ${f.changes.map((c) => html`<h3>${c.component} ${c.version}</h3>
         ${c.lines.length ? html`<ul>${c.lines.map((l) => html`<li>${l}</li>`)}</ul>` : html`<p class="muted">Keine Änderungshinweise.</p>`}`)}
       ${restartText}
     </div>`;
@@ -203,7 +203,7 @@ export class KwUpdateHistory extends KwPanel {
   private renderUpdate(u: UpdateEntry) {
     return html`
       <div class="update" data-testid="update">
-        <h4>${day(u.installedAt)}: Version ${u.version} <span class="muted">(${STATUS[u.status]})</span></h4>
+        <h3>${day(u.installedAt)}: Version ${u.version} <span class="muted">(${STATUS[u.status]})</span></h3>
         ${u.reason ? html`<p class="field-error">${u.reason.split('\n').map((l, i) => html`${i ? html`<br>` : nothing}${l}`)}</p>` : nothing}
         ${u.notes.map((n) => html`
           ${u.notes.length > 1 ? html`<p class="muted">Version ${n.version} vom ${day(n.date)}</p>` : nothing}
@@ -217,7 +217,7 @@ export class KwUpdateHistory extends KwPanel {
     const cut = c.skipped ? c.skipped.indexOf(' (') : -1;
     return html`
       <div class="component" data-testid=${`component-${c.id}`}>
-        <h4 class="component-name">${c.displayName}</h4>
+        <h3 class="component-name">${c.displayName}</h3>
         ${c.skipped
           ? cut > 0
             ? html`<details data-testid="installed"><summary>${c.skipped.slice(0, cut)}</summary><p class="muted">${c.skipped.slice(cut + 1)}</p></details>`

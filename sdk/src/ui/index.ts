@@ -25,5 +25,5 @@ export {
 export { kwTheme, kwStyles } from './styles.js';
 export { KwPanel } from './panel.js';
 export { kwConfirm, CONFIRM_REQUEST_EVENT, type ConfirmOptions, type ConfirmRequestDetail } from './confirm.js';
-export { onJobFinished, announceJobFinished, JOB_FINISHED_EVENT } from './jobs.js';
+export { onJobFinished } from './jobs.js';
 export { formatBytes, formatMegabytes } from './format.js';

@@ -3,12 +3,12 @@
  * `kw-job-finished` CustomEvent on `window` (detail: the finished {@link Job}) for every job that ends, whatever
  * started it (a button, the schedule, the CLI, another browser). Panels keep a slow poll only as a fallback.
  * {@link announceJobFinished} lets a panel announce a job it followed itself (e.g. a restore started from its own
- * table), so other panels refresh too; a job may therefore be announced twice — listeners must be idempotent.
+ * table), so other panels refresh too; it fires once per job id (the shell's job stream and `followJob` announce
+ * through the same function), but listeners should still be idempotent.
  */
-import type { Job } from './api.js';
+import { JOB_FINISHED_EVENT, type Job } from './api.js';
 
-/** Name of the window event. */
-export const JOB_FINISHED_EVENT = 'kw-job-finished';
+export { JOB_FINISHED_EVENT, announceJobFinished } from './api.js';
 
 /** Calls `cb` for every finished job; returns the function that stops listening. */
 export function onJobFinished(cb: (job: Job) => void): () => void {
@@ -18,9 +18,4 @@ export function onJobFinished(cb: (job: Job) => void): () => void {
   };
   window.addEventListener(JOB_FINISHED_EVENT, listener);
   return () => window.removeEventListener(JOB_FINISHED_EVENT, listener);
-}
-
-/** Announces a finished job on `window` (what the shell does for every job). */
-export function announceJobFinished(job: Job): void {
-  window.dispatchEvent(new CustomEvent<Job>(JOB_FINISHED_EVENT, { detail: job }));
 }

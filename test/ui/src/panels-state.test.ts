@@ -86,7 +86,7 @@ describe('panels at 1024×768 (Chromium, real host, built-in plugins)', function
       const finished = panel.locator('[data-testid="finished"]');
       await finished.waitFor();
       expect(await finished.locator('li').allInnerTexts()).to.deep.equal(['Datensicherung: Backup an FTP wird fortgesetzt', 'USB-Stick: Stick sicher entfernen']);
-      expect(await finished.locator('h4').innerText()).to.equal('Kassenwart 99.0.0');
+      expect(await finished.locator('h3').innerText()).to.equal('Kassenwart 99.0.0');
       const weights = await finished.locator('li').evaluateAll((els) => els.map((e) => Number(getComputedStyle(e).fontWeight)));
       expect(weights.every((w) => w < 600), 'changes are not bold').to.equal(true);
       expect(await shadowText(page, 'kw-update-history')).not.to.match(/\b(backup|usb):/);
