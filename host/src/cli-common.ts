@@ -27,20 +27,6 @@ export const JOB_STATE_NAMES: Record<string, string> = {
   running: 'läuft', succeeded: 'erfolgreich', warning: 'Warnung', info: 'Information', failed: 'fehlgeschlagen', cancelled: 'abgebrochen',
 };
 
-/**
- * Audit events in German for `kassenwart audit` (the code follows in brackets, so a technician can still grep
- * for it; `--json` keeps the codes alone). Plugin events (`<plugin>.<event>`) without a label print their code.
- */
-export const AUDIT_EVENT_NAMES: Record<string, string> = {
-  login: 'Anmeldung', 'login.failed': 'Anmeldung fehlgeschlagen', 'login.refused': 'Anmeldung gesperrt', logout: 'Abmeldung',
-  setup: 'Ersteinrichtung', 'setup.failed': 'Ersteinrichtung fehlgeschlagen',
-  'user.add': 'Benutzer angelegt', 'user.passwd': 'Passwort geändert', 'user.remove': 'Benutzer entfernt',
-  'settings.change': 'Einstellung geändert', 'action.start': 'Aktion gestartet', 'action.cancel': 'Aktion abgebrochen',
-  'plugin.enable': 'Plugin aktiviert', 'plugin.disable': 'Plugin deaktiviert', 'plugin.quarantine': 'Plugin gesperrt',
-  'plugin.add-folder': 'Plugin-Ordner hinzugefügt', 'plugin.remove-folder': 'Plugin-Ordner entfernt',
-  'remote-support.password.reveal': 'RustDesk-Passwort angezeigt',
-};
-
 /** Plugin states in German, as the "Plugins" page shows them. */
 export const PLUGIN_STATE_NAMES: Record<string, string> = {
   active: 'aktiv', inactive: 'bereit', disabled: 'deaktiviert', failed: 'fehlerhaft',

@@ -8,8 +8,9 @@ import { parseProxySetting } from './http/proxy.js';
 import { runSupervisor } from './supervisor.js';
 import { HOST_VERSION } from './version.js';
 import { LocalClient } from './http/local.js';
-import { AUDIT_EVENT_NAMES, EXIT, JOB_STATE_NAMES, ROLE_NAMES, UsageError, exitFor, germanArgsError, parseRole, progressBar, reportJob } from './cli-common.js';
+import { EXIT, JOB_STATE_NAMES, ROLE_NAMES, UsageError, exitFor, germanArgsError, parseRole, progressBar, reportJob } from './cli-common.js';
 import { disableViaServer, enableViaServer, listPlugins, pluginLines, runActionViaServer } from './cli-server.js';
+import { auditEventName } from './audit-labels.js';
 
 export { EXIT, progressBar };
 
@@ -316,7 +317,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'audit': {
         const list = await k.audit.list(Number(v.limit ?? 50) || 50);
-        const event = (e: string) => (AUDIT_EVENT_NAMES[e] ? `${AUDIT_EVENT_NAMES[e]} (${e})` : e);
+        const names = k.plugins.list().map((r) => r.manifest);
+        const event = (e: string) => { const n = auditEventName(e, names); return n ? `${n} (${e})` : e; };
         out(list, list.map((a) => `${a.at}  ${String(a.user).padEnd(12)} ${event(a.event).padEnd(36)} ${a.target ?? ''} ${JSON.stringify(a.details)}`).join('\n'));
         return EXIT.ok;
       }

@@ -149,6 +149,12 @@ export interface Contributions {
   schedules?: ScheduleContribution[];
   extensionPoints?: ExtensionPointContribution[];
   commands?: CommandContribution[];
+  /**
+   * German names of the audit events the plugin writes with `ctx.audit(event, …)`, keyed by `event` without the
+   * plugin prefix: `{ "password.reveal": "RustDesk-Passwort angezeigt" }`. Protokoll and `kassenwart audit` show
+   * them; an event without a name shows its code.
+   */
+  auditEvents?: Record<string, string>;
 }
 
 /** The parsed, validated `plugin.json`. */
@@ -328,6 +334,11 @@ export const manifestSchema = {
               description: { type: 'string' },
             },
           },
+        },
+        auditEvents: {
+          type: 'object',
+          propertyNames: { pattern: '^[a-z][a-z0-9-]*(\\.[a-z][a-z0-9-]*)*$' },
+          additionalProperties: { type: 'string', minLength: 1, maxLength: 120 },
         },
       },
     },

@@ -15,6 +15,7 @@ import { authRoutes, SESSION_COOKIE } from './auth-routes.js';
 import { jsonBody } from './body.js';
 import { isCanonicalApiPath, namesApi, rawPath } from './canonical.js';
 import { trustedProxy } from './proxy.js';
+import { withAuditLabels } from '../audit-labels.js';
 
 const log = createLogger('http');
 /** Methods that change nothing; every other method is state-changing, whatever its path. */
@@ -338,7 +339,8 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
   route('get', '/api/panels', 'operator', (ctx, user) => { ctx.body = panelList(user!.role); });
   route('get', '/api/schedules', 'operator', async (ctx) => { ctx.body = await k.scheduler.list(); });
   route('get', '/api/audit', 'technician', async (ctx) => {
-    ctx.body = await k.audit.list(Math.min(1000, Number(ctx.query.limit ?? 200) || 200));
+    const list = await k.audit.list(Math.min(1000, Number(ctx.query.limit ?? 200) || 200));
+    ctx.body = withAuditLabels(list, k.plugins.list().map((r) => r.manifest));
   });
   route('get', '/api/routes', 'technician', (ctx) => {
     const ext = k.plugins.list().flatMap((r) => k.plugins.routes(r.id).map((x) => ({ method: x.method, path: `/api/ext/${r.id}${x.pattern}`, role: x.role })));

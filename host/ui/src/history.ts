@@ -181,7 +181,7 @@ class KwAudit extends LitElement {
         ? html`<div class="card table-wrap"><table>
             <thead><tr><th>Zeit</th><th>Benutzer</th><th>Ereignis</th><th>Ziel</th><th>Details</th></tr></thead>
             <tbody>${this.entries.map((e) => html`<tr>
-              <td class="nowrap">${formatDate(e.at)}</td><td>${e.user ?? ''}</td><td>${auditEventLabel(e.event)}</td>
+              <td class="nowrap">${formatDate(e.at)}</td><td>${e.user ?? ''}</td><td>${auditEventLabel(e)}</td>
               <td>${target(e)}</td><td class="details">${details(e)}</td></tr>`)}</tbody>
           </table></div>`
         : ''}`;

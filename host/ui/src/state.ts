@@ -118,28 +118,9 @@ export interface PluginInfo {
   dependants?: string[];
 }
 
-/** German names of the host's audit events. */
-const auditEvents: Record<string, string> = {
-  login: 'Anmeldung',
-  'login.failed': 'Anmeldung fehlgeschlagen',
-  'login.refused': 'Anmeldung gesperrt (zu viele Versuche)',
-  logout: 'Abmeldung',
-  'setup.failed': 'Ersteinrichtung: falscher Einrichtungscode',
-  'settings.change': 'Einstellung geändert',
-  'action.start': 'Vorgang gestartet',
-  'action.cancel': 'Vorgang abgebrochen',
-  'plugin.enable': 'Plugin aktiviert',
-  'plugin.disable': 'Plugin deaktiviert',
-  'plugin.add-folder': 'Plugin-Ordner hinzugefügt',
-  'plugin.remove-folder': 'Plugin-Ordner entfernt',
-  'user.add': 'Benutzer angelegt',
-  'user.passwd': 'Passwort geändert',
-  'user.remove': 'Benutzer entfernt',
-};
-
-/** German text of an audit event; an unknown (plugin's) event reads "Ereignis „<code>“". */
-export function auditEventLabel(event: string): string {
-  return auditEvents[event] ?? `Ereignis „${event}“`;
+/** German text of an audit entry: the server's `label` (host and plugin manifests name their events). */
+export function auditEventLabel(entry: { event: string; label?: string }): string {
+  return entry.label ?? `Ereignis „${entry.event}“`;
 }
 
 /** German names of the keys in audit details. */

@@ -71,8 +71,10 @@ describe('remote-support panel: password with eye and pencil, role-appropriate h
       await panel.getByText('******').waitFor();
 
       const audit = await host.api('GET', '/api/audit');
-      const reveal = (audit.body as Array<{ user: string; event: string; details: unknown }>).filter((a) => a.event === 'remote-support.password.reveal');
+      const reveal = (audit.body as Array<{ user: string; event: string; label: string; details: unknown }>).filter((a) => a.event === 'remote-support.password.reveal');
       expect(reveal.map((a) => a.user)).to.deep.equal(['tech']);
+      // Named in German by the plugin's manifest (contributes.auditEvents), not by the host.
+      expect(reveal.map((a) => a.label)).to.deep.equal(['RustDesk-Passwort angezeigt']);
       expect(JSON.stringify(audit.body)).not.to.contain(SECRET);
       // Sealed at rest: neither the state database nor anything the settings API answers holds the plain text.
       expect((await readFile(join(host.dataDir, 'state.sqlite'))).includes(Buffer.from(SECRET))).to.equal(false);
