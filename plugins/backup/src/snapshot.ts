@@ -14,13 +14,13 @@
  * Then the snapshot is compressed; with `check`, its SQLite checks run in a worker thread meanwhile (check.ts),
  * and the written .gz is read back and gunzipped as it grows (verify.ts).
  */
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, statSync } from 'node:fs';
 import { copyFile, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError, throwIfAborted } from 'kassenwart/sdk';
 import { gzipParallel, type GzipResult } from './gzip.js';
-import { readHeader, sideFiles, type SqliteHeader } from './sqlite-file.js';
+import { journalActiveSync, readHeader, sideFiles, type SqliteHeader } from './sqlite-file.js';
 import { acquireWriteLock } from './sqlite-lock.js';
 import { onlineBackup } from './online-backup.js';
 import { TMP_PREFIX } from './store.js';
@@ -211,8 +211,10 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
     let st: { mtimeNs: bigint };
     let journal: boolean;
     try {
-      st = await stat(dbPath, { bigint: true });
-      journal = (await sideFiles(dbPath)).journalActive;
+      // Synchronous stat and journal check (microseconds; no thread-pool round trips inside the lock), then the
+      // kernel copy (copy_file_range, as `cp` does; no fsync: the snapshot is a private file, fsynced never).
+      st = statSync(dbPath, { bigint: true });
+      journal = journalActiveSync(dbPath);
       await copyFile(dbPath, snapPath, fsConstants.COPYFILE_FICLONE);
     } finally {
       pauseMs = lock.release();

@@ -9,6 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { UserError, throwIfAborted } from 'kassenwart/sdk';
+import { journalActiveSync } from './sqlite-file.js';
 
 /** A held SQLite RESERVED lock on the POS database: the POS's next write waits, readers go on. */
 export interface HeldLock {
@@ -23,16 +24,19 @@ export interface HeldLock {
   release(): number;
 }
 
+/** How long lock attempts are repeated on every event-loop turn before falling back to a 1 ms timer. */
+const SPIN_MS = 250;
+
 const busy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown })?.code ?? ''));
 
 /**
  * Takes SQLite's write lock (`BEGIN IMMEDIATE`) on `dbPath`. The attempt never blocks the event loop: with a
- * busy timeout of 0 it is repeated every millisecond while a write transaction of the POS is in progress, for
+ * busy timeout of 0 it is repeated on every event-loop turn (for the first 250 ms, then every millisecond) while a
+ * write transaction of the POS is in progress, for
  * up to `timeoutS`. The first read under the lock rolls back a hot journal left by a crashed writer, so the
  * file holds the last committed state afterwards.
  */
 export async function acquireWriteLock(dbPath: string, timeoutS = 30, signal?: AbortSignal): Promise<HeldLock> {
-  const requestedAt = performance.now();
   let db: Database.Database;
   try {
     db = new Database(dbPath, { fileMustExist: true, timeout: 0 });
@@ -41,8 +45,18 @@ export async function acquireWriteLock(dbPath: string, timeoutS = 30, signal?: A
       code: 'backup.lock', hint: 'Bitte Pfad und Berechtigungen der Kassendatenbank prüfen.', cause: e,
     });
   }
+  // Opening the connection takes no lock: the pause starts with the first lock request.
+  const requestedAt = performance.now();
   const deadline = requestedAt + timeoutS * 1000;
+  const spinUntil = requestedAt + SPIN_MS;
+  const nextTurn = () => new Promise((res) => setImmediate(res));
+  // While the POS is inside a write (its journal is live), wait without asking for a lock: even a failed
+  // `BEGIN IMMEDIATE` holds a SHARED lock for microseconds, and a POS that meets it on its way to commit sleeps
+  // in its busy handler (1 ms and more). Reading the journal's first bytes takes no SQLite lock. A hot journal of
+  // a crashed POS stays "live": after SPIN_MS the lock is simply requested (its first read rolls it back).
+  const idle = async () => { while (performance.now() < spinUntil && !signal?.aborted && journalActiveSync(dbPath)) await nextTurn(); };
   for (;;) {
+    await idle();
     try {
       db.exec('BEGIN IMMEDIATE');
       db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
@@ -62,7 +76,11 @@ export async function acquireWriteLock(dbPath: string, timeoutS = 30, signal?: A
           code: 'backup.lock', hint: 'Bitte den Support informieren.', cause: e,
         });
       }
-      await new Promise((res) => setTimeout(res, 1));
+      // First SPIN_MS: retry on the next event-loop turn (setImmediate, other work still runs in between), so
+      // the lock is taken within microseconds of the POS's commit; a 1 ms timer would add up to a millisecond
+      // per retry to the pause. Then every millisecond.
+      if (performance.now() < spinUntil) await nextTurn();
+      else await new Promise((res) => setTimeout(res, 1));
     }
   }
   const grantedAt = performance.now();
