@@ -1,7 +1,7 @@
 /**
  * Issue 15: nothing in the backup path needs python3 (or sqlite3, or any other program). The real CLI runs
  * "Datensicherung" and the restore in-process with a PATH that holds no program at all: a spawn of python3
- * anywhere in the path (the old locked snapshot used a Python helper) would fail the job.
+ * anywhere in the path would fail the job. (The locked and WAL snapshots with an empty PATH: native.test.ts.)
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
