@@ -12,15 +12,14 @@
  * One synchronous zlib call per member (level 1, memLevel 9: what `pigz -1` uses), no thread-pool round trip per
  * 16 KiB. Nothing is allocated per member: the input is read into one reused buffer, and ONE zlib engine, reset
  * between members (a reset starts a new gzip member), deflates into its own output buffer, sized for a whole
- * member, which is written out before the next member. Fresh buffers per member would be garbage outside the JS
- * heap that V8 collects late: measured about 10 MB more peak RSS per worker. Node's public sync API
- * (`gzipSync`) has no reusable engine, so this uses the engine's `_processChunk` the way minizlib (npm's and
- * tar's zlib) does: the one-shot call closes the native handle at its end, which is kept open here; where that
- * internal is missing (another Node), `gzipSync` is used instead. Imports only node: modules (a small worker).
+ * member, which is written out before the next member (zlib-engine.ts; fresh buffers per member: about 10 MB
+ * more peak RSS per worker). Where that is not possible (another Node), `gzipSync` is used instead.
+ * Imports only node: modules and zlib-engine.ts (a small worker).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { readSync, writeSync } from 'node:fs';
-import { constants, createGzip, gzipSync, type Gzip } from 'node:zlib';
+import { constants, createGzip, gzipSync } from 'node:zlib';
+import { syncEngine } from './zlib-engine.js';
 
 /** What the parent passes in `workerData`. */
 export interface GzipWorkerData {
@@ -51,26 +50,14 @@ const input = Buffer.allocUnsafe(Math.min(d.chunkSize, Math.max(1, d.size)));
 // plus the gzip header and trailer; one allocation, so zlib never concatenates pieces.
 const outChunk = input.length + Math.ceil(input.length / 16384) * 5 + 1024;
 
-interface Engine extends Gzip { _handle?: { close(): void } | null; _processChunk?: (chunk: Buffer, flush: number) => Buffer | Buffer[] }
-const engine = createGzip({ level: d.level, memLevel: d.memLevel, chunkSize: outChunk }) as Engine;
-const reusable = typeof engine._processChunk === 'function' && !!engine._handle && typeof engine._handle.close === 'function';
+const engine = syncEngine(createGzip({ level: d.level, memLevel: d.memLevel, chunkSize: outChunk }));
 
 /** The member for `chunk`, as one Buffer (a view of the engine's output buffer: valid until the next call). */
 function compress(chunk: Buffer): Buffer {
-  if (!reusable) return gzipSync(chunk, { level: d.level, memLevel: d.memLevel, chunkSize: outChunk });
-  (engine as unknown as { reset(): void }).reset(); // after the previous Z_FINISH: a new gzip member (header, CRC-32 and length start over)
-  const native = engine._handle!;
-  const close = native.close;
-  native.close = () => {};
-  let out: Buffer | Buffer[];
-  try {
-    out = engine._processChunk!(chunk, constants.Z_FINISH);
-  } finally {
-    engine._handle = native;
-    native.close = close;
-    engine.removeAllListeners('error'); // _processChunk adds one per call
-  }
-  return Array.isArray(out) ? Buffer.concat(out) : out;
+  if (!engine.available) return gzipSync(chunk, { level: d.level, memLevel: d.memLevel, chunkSize: outChunk });
+  engine.reset(); // after the previous Z_FINISH: a new gzip member (header, CRC-32 and length start over)
+  const out = engine.run(chunk, constants.Z_FINISH);
+  return out.length === 1 ? out[0] : Buffer.concat(out);
 }
 
 const stopped = () => Atomics.load(ctl, 1) !== 0;

@@ -104,7 +104,7 @@ export async function gzipParallel(input: FileHandle, output: FileHandle, option
   try {
     await Promise.all(Array.from({ length: workers }, () => new Promise<void>((resolve) => {
       const w = new Worker(new URL('./gzip-worker.js', import.meta.url), {
-        workerData: data, execArgv, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 16 },
+        workerData: data, execArgv, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
       });
       w.on('message', (m: GzipWorkerMessage) => {
         if (m.type === 'error') {
