@@ -2,7 +2,8 @@
 // Benchmark of "Datensicherung" (issue 15) on a generated POS database, side by side with reference tools on the
 // same file (page cache warm, alternating runs, median of per-round ratios: the machine is shared and noisy).
 // Prints:
-//   1. speed: snapshot + compression, and the whole verified "Datensicherung", as ratios against `pigz -1`;
+//   1. speed: snapshot + compression (no SHA-256, like pigz), and the whole verified "Datensicherung" (everything:
+//      snapshot, compression, SHA-256s, read-back, integrity_check, counts, fsync, manifest), as ratios against `pigz -1`;
 //   2. memory: peak RSS growth of a backup and of a restore's verification (verifyBackupFile), 250 MB and, with
 //      --large, 2 GB;
 //   3. POS pause with a writer committing every 3 ms, against `cp` of the same file (warm page cache), with what
