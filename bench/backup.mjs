@@ -110,10 +110,13 @@ async function writer(db, mode, every) {
 
 function tool(cmd, db) {
   const t0 = performance.now();
-  const r = spawnSync('sh', ['-c', `${cmd} -c '${db}' > '${join(out, 'ref.gz')}'`]);
+  // the shell's `times` prints the CPU time of its children (user, system) on its second line
+  const r = spawnSync('sh', ['-c', `${cmd} -c '${db}' > '${join(out, 'ref.gz')}' && times`], { encoding: 'utf8' });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${cmd} failed`);
-  return { ms, gzBytes: statSync(join(out, 'ref.gz')).size };
+  const secs = (t) => { const m = /(\d+)m([\d.]+)s/.exec(t); return m ? Number(m[1]) * 60 + Number(m[2]) : 0; };
+  const cpuMs = (r.stdout.trim().split('\n')[1] ?? '').trim().split(/\s+/).reduce((a, t) => a + secs(t) * 1000, 0);
+  return { ms, cpuMs, gzBytes: statSync(join(out, 'ref.gz')).size };
 }
 
 /** `cp` of the same file from a warm page cache: the physical floor of a locked copy. */
@@ -135,11 +138,11 @@ const mb = (n) => (n / MB).toFixed(0);
 const db = database(sizeMb);
 const bytes = statSync(db).size;
 console.log(`\nPOS database ${(bytes / MB).toFixed(1)} MB, ${runs} rounds, ${spawnSync('nproc').stdout.toString().trim()} cores; before: ${load()}`);
-const res = { compress: [], full: [], pigz: [], gzip: [], compressCpu: [], fullCpu: [], fullRss: [] };
+const res = { compress: [], full: [], pigz: [], gzip: [], pigzCpu: [], compressCpu: [], fullCpu: [], fullRss: [] };
 let last = {};
 const dir = join(out, 'ours');
 for (let i = 0; i < runs; i++) {
-  const p = tool('pigz -1', db); res.pigz.push(p.ms); last.pigz = p;
+  const p = tool('pigz -1', db); res.pigz.push(p.ms); res.pigzCpu.push(p.cpuMs); last.pigz = p;
   const c = await ours('compress', db, dir); res.compress.push(c.ms); res.compressCpu.push(c.cpuMs); last.compress = c;
   const g = tool('gzip -1', db); res.gzip.push(g.ms); last.gzip = g;
   const f = await ours('full', db, dir); res.full.push(f.ms); res.fullCpu.push(f.cpuMs); res.fullRss.push(f.rssGrowth); last.full = f;
@@ -151,10 +154,10 @@ const cpuS = (list) => (median(list) / 1000).toFixed(1);
 const row = (name, list, gz, extra = '') =>
   `${name.padEnd(36)} ${mbps(median(list)).toFixed(0).padStart(5)} MB/s ${ratio(list).toFixed(2).padStart(6)}x pigz ${(gz / MB).toFixed(1).padStart(7)} MB  ${extra}`;
 console.log(`\n${'contender'.padEnd(36)} ${'speed'.padStart(10)} ${'ratio'.padStart(11)} ${'.gz size'.padStart(10)}`);
-console.log(row('pigz -1 (reference)', res.pigz, last.pigz.gzBytes));
+console.log(row('pigz -1 (reference)', res.pigz, last.pigz.gzBytes, `CPU ${cpuS(res.pigzCpu)} core-s`));
 console.log(row('gzip -1', res.gzip, last.gzip.gzBytes));
-console.log(row('snapshot + compression', res.compress, last.compress.gzBytes, `CPU ${cpuS(res.compressCpu)} core-s  (goal >= 0.9x)`));
-console.log(row('whole verified "Datensicherung"', res.full, last.full.gzBytes, `CPU ${cpuS(res.fullCpu)} core-s  (goal >= 0.5x)`));
+console.log(row('snapshot + compression', res.compress, last.compress.gzBytes, `CPU ${cpuS(res.compressCpu)} core-s = ${(median(res.pigzCpu) / median(res.compressCpu)).toFixed(2)}x pigz's  (goal >= 0.9x)`));
+console.log(row('whole verified "Datensicherung"', res.full, last.full.gzBytes, `CPU ${cpuS(res.fullCpu)} core-s = ${(median(res.pigzCpu) / median(res.fullCpu)).toFixed(2)}x pigz's  (goal >= 0.5x)`));
 console.log(`after the speed rounds: ${load()}`);
 
 // ------------------------------------------------------------------------------------------------ 2. memory
