@@ -1,11 +1,12 @@
 /**
- * The SQLite checks of a snapshot (`PRAGMA integrity_check`, row counts; native SQLite), run in a worker
- * thread: while "Datensicherung" compresses the same immutable snapshot file on the libuv pool, and for a
- * restore's verification, so the event loop stays free however long the check of a large database takes.
+ * The SQLite checks of a snapshot (`PRAGMA integrity_check`, row counts; native SQLite), optionally preceded by
+ * the file's SHA-256, run in a worker thread: while "Datensicherung" compresses the same immutable snapshot file
+ * in the compression workers (gzip.ts), and for a restore's verification, so the event loop stays free however
+ * long the check of a large database takes.
  *
  * The snapshot is a private, immutable temp file (a copy of the POS database, see snapshot.ts), so the bytes
- * the worker checks are the bytes the compressor reads: the caller proves that the written .gz gunzips to
- * exactly them (SHA-256 and length of the compressor's input against the read-back).
+ * the worker checks and hashes are the bytes the compressor reads: the caller proves that the written .gz
+ * gunzips to exactly them (each member's trailer at its place, the total length; verify.ts).
  */
 import { Worker } from 'node:worker_threads';
 import { CancelledError } from 'kassenwart/sdk';

@@ -11,8 +11,9 @@
  *     waits; copy the file, release at once. The pause is measured from before the lock is requested until it
  *     is released, and reported.
  * WAL mode: SQLite's online backup API copies a consistent read snapshot (no pause, online-backup.ts).
- * Then the snapshot is compressed; with `check`, its SQLite checks run in a worker thread meanwhile (check.ts),
- * and the written .gz is read back and gunzipped as it grows (verify.ts).
+ * Then the snapshot is compressed in worker threads (gzip.ts); meanwhile a check worker hashes it (SHA-256) and,
+ * with `check`, runs its SQLite checks (check.ts), and the written .gz is read back and gunzipped as it grows
+ * (verify.ts).
  */
 import { constants as fsConstants, statSync } from 'node:fs';
 import { copyFile, open, rm, stat } from 'node:fs/promises';
