@@ -11,16 +11,17 @@
  *     waits; copy the file, release at once. The pause is measured from before the lock is requested until it
  *     is released, and reported.
  * WAL mode: SQLite's online backup API copies a consistent read snapshot (no pause, online-backup.ts).
- * Then the snapshot is compressed; with `check`, its SQLite checks run in a worker thread meanwhile (check.ts),
- * and the written .gz is read back and gunzipped as it grows (verify.ts).
+ * Then the snapshot is compressed in worker threads (gzip.ts); meanwhile a check worker hashes it (SHA-256) and,
+ * with `check`, runs its SQLite checks (check.ts), and the written .gz is read back and gunzipped as it grows
+ * (verify.ts).
  */
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, statSync } from 'node:fs';
 import { copyFile, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError, throwIfAborted } from 'kassenwart/sdk';
 import { gzipParallel, type GzipResult } from './gzip.js';
-import { readHeader, sideFiles, type SqliteHeader } from './sqlite-file.js';
+import { journalActiveSync, readHeader, sideFiles, type SqliteHeader } from './sqlite-file.js';
 import { acquireWriteLock } from './sqlite-lock.js';
 import { onlineBackup } from './online-backup.js';
 import { TMP_PREFIX } from './store.js';
@@ -62,6 +63,11 @@ export interface SnapshotOptions {
   /** Called when a torn read was detected (for the job log). */
   onRetry?: (attempt: number, reason: string) => void;
   level?: number;
+  /**
+   * SHA-256 of the snapshot (`rawSha256`, default true), computed in the check worker beside the compression.
+   * false only for the bench's "snapshot + compression" figure (the comparison with `pigz -1`, which hashes nothing).
+   */
+  hash?: boolean;
 }
 
 interface FileState { header: SqliteHeader; size: number; mtimeNs: bigint; journal: boolean }
@@ -110,7 +116,7 @@ async function compressFile(srcPath: string, outPath: string, opts: SnapshotOpti
     try {
       const size = (await input.stat()).size || 1;
       const r = await gzipParallel(input, output, {
-        signal: opts.signal, level: opts.level, hash: 'raw',
+        signal: opts.signal, level: opts.level, hash: false,
         onProgress: (done, gz, trailer) => { onWritten?.(gz, trailer); opts.onProgress?.(Math.min(1, done / size)); },
       });
       await output.truncate(r.gzBytes);
@@ -125,23 +131,31 @@ async function compressFile(srcPath: string, outPath: string, opts: SnapshotOpti
 }
 
 /**
- * Compresses the snapshot at `snapPath`; with `opts.check`, meanwhile its SQLite checks run in a worker, and the
- * written .gz is read back and gunzipped as it grows ({@link followGzipFile}). Takes over the snapshot file:
- * it is removed once nothing reads it any more.
+ * Compresses the snapshot at `snapPath` (worker threads, gzip.ts) while a check worker hashes it (SHA-256, the
+ * manifest's `rawSha256`) and, with `opts.check`, then runs its SQLite checks; with `opts.check` the written .gz
+ * is also read back and gunzipped as it grows ({@link followGzipFile}). Takes over the snapshot file: it is
+ * removed once nothing reads it any more. Resolves when the compression and the hash are done.
  */
 async function compressAndCheck(snapPath: string, outPath: string, opts: SnapshotOptions): Promise<GzipResult & Pick<SnapshotResult, 'check'>> {
-  if (!opts.check) {
-    try { return await compressFile(snapPath, outPath, opts); } finally { await rm(snapPath, { force: true }); }
-  }
-  const check = startSnapshotCheck(snapPath, opts.signal);
-  const follower = followGzipFile(outPath, opts.signal);
+  const hash = opts.hash ?? true;
+  const check = opts.check || hash ? startSnapshotCheck(snapPath, opts.signal, { hash, check: !!opts.check }) : undefined;
+  const follower = opts.check ? followGzipFile(outPath, opts.signal) : undefined;
   // The worker reads the snapshot until its checks are over (or cancelled): only then is it removed, and the
   // result settles after that.
-  const result = check.result.finally(() => rm(snapPath, { force: true }).catch(() => {}));
+  const result = (check?.result ?? Promise.resolve({})).finally(() => rm(snapPath, { force: true }).catch(() => {}));
   result.catch(() => {}); // awaited by the caller
-  const cancel = () => { check.cancel(); follower.cancel(); };
+  const cancel = () => { check?.cancel(); follower?.cancel(); };
   try {
-    const r = await compressFile(snapPath, outPath, opts, (gz, trailer) => follower.written(gz, trailer));
+    const r = await compressFile(snapPath, outPath, opts, follower ? (gz, trailer) => follower.written(gz, trailer) : undefined);
+    if (check?.digest) {
+      const d = await check.digest;
+      if (d.bytes !== r.rawBytes) throw new Error('snapshot changed while it was compressed');
+      r.rawSha256 = d.sha256;
+    }
+    if (!follower) {
+      await result;
+      return r;
+    }
     const digest = follower.end();
     digest.catch(() => {}); // awaited by the caller
     return { ...r, check: { rawSha256: r.rawSha256, rawBytes: r.rawBytes, result, digest, cancel } };
@@ -198,8 +212,10 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
     let st: { mtimeNs: bigint };
     let journal: boolean;
     try {
-      st = await stat(dbPath, { bigint: true });
-      journal = (await sideFiles(dbPath)).journalActive;
+      // Synchronous stat and journal check (microseconds; no thread-pool round trips inside the lock), then the
+      // kernel copy (copy_file_range, as `cp` does; no fsync: the snapshot is a private file, fsynced never).
+      st = statSync(dbPath, { bigint: true });
+      journal = journalActiveSync(dbPath);
       await copyFile(dbPath, snapPath, fsConstants.COPYFILE_FICLONE);
     } finally {
       pauseMs = lock.release();

@@ -6,9 +6,9 @@
  * .gz is written and read back (see check.ts, snapshot.ts).
  */
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
-import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { createGunzip } from 'node:zlib';
+import { constants, createGunzip } from 'node:zlib';
+import { syncEngine } from './zlib-engine.js';
 import { dirname, join } from 'node:path';
 import { CancelledError, UserError, throwIfAborted } from 'kassenwart/sdk';
 import { startSnapshotCheck } from './check.js';
@@ -129,7 +129,8 @@ export interface GzipFollower {
 
 /**
  * The read-back of a .gz while the compressor writes it: each newly written range is read back from the file
- * (its own handle, two reused 256 KiB buffers) and fed through ONE gunzip stream, and the .gz bytes are hashed
+ * (its own handle, one reused 256 KiB buffer) and fed through ONE gunzip engine (synchronous, reused output
+ * buffer: no garbage per chunk), and the .gz bytes are hashed
  * (SHA-256). gunzip checks every member's CRC-32 and length against its trailer; the trailer found at each
  * member's end must be the one zlib computed over the compressor's input chunk for that member. Together: the
  * file decodes to exactly the bytes the compressor read, in order (the caller compares the total length).
@@ -148,26 +149,46 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal, onRaw?: (ch
   let wake: (() => void) | undefined;
   const poke = () => { const w = wake; wake = undefined; w?.(); };
   sig.addEventListener('abort', poke, { once: true });
-  // 64 KiB output chunks: pooled 4000-byte chunks (as in gzip.ts) would save ~20 MB of garbage but cost a
-  // thread-pool round trip each, measured 3.1 instead of 1.0-1.8 core-s per 250 MB.
-  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
-  const consumed = new Promise<void>((resolve, reject) => {
-    gunzip.on('data', (c: Buffer) => {
+  // Inflate on this thread, synchronously, one read piece (at most 256 KiB of .gz, ~1-3 ms) per call, with ONE
+  // reused engine and output buffer (zlib-engine.ts): a gunzip stream hands out a fresh 64 KiB buffer per output
+  // chunk, garbage outside the JS heap that V8 collects late (measured 40 MB of peak RSS for 250 MB); smaller
+  // pooled chunks cost a thread-pool round trip each. Node's native gunzip goes on with the next member by itself
+  // and checks each member's CRC-32 and length; Z_FINISH at the end refuses a cut-off file.
+  const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
+  const engine = syncEngine(gunzip);
+  const fallback = engine.available ? undefined : (() => {
+    // Another Node: the stream (more garbage, same checks).
+    const chunks: Buffer[] = [];
+    gunzip.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise<void>((res, rej) => { gunzip.once('end', res); gunzip.once('error', rej); });
+    ended.catch(() => {});
+    return {
+      async run(piece: Buffer, last: boolean): Promise<Buffer[]> {
+        if (last) { gunzip.end(); await ended; } else await new Promise<void>((res, rej) => gunzip.write(piece, (e) => (e ? rej(e) : res())));
+        return chunks.splice(0);
+      },
+    };
+  })();
+  const inflate = async (piece: Buffer, last: boolean): Promise<Buffer[]> =>
+    fallback ? fallback.run(piece, last) : engine.run(piece, last ? constants.Z_FINISH : constants.Z_NO_FLUSH);
+  const emit = async (outs: Buffer[]) => {
+    for (const c of outs) {
+      if (!c.length) continue;
       rawBytes += c.length;
       const p = onRaw?.(c);
-      if (p) { gunzip.pause(); p.then(() => gunzip.resume(), (e) => gunzip.destroy(e)); }
-    });
-    gunzip.once('end', resolve);
-    gunzip.once('error', reject);
-  });
+      if (p) await p; // the view is valid until the next inflate call
+    }
+  };
   const reader = (async () => {
     let fh: FileHandle | undefined;
     let pos = 0;
-    // Two buffers in turn: one may still be in gunzip while the next is read.
-    const bufs = [Buffer.allocUnsafe(PIECE), Buffer.allocUnsafe(PIECE)];
-    const inFlight: Array<Promise<void> | undefined> = [undefined, undefined];
-    let turn = 0;
+    const buf = Buffer.allocUnsafe(PIECE); // inflated synchronously before the next read: one buffer is enough
     let tail = Buffer.alloc(0);
+    const readPiece = async (into: Buffer, at: number, n: number) => {
+      const { bytesRead } = await fh!.read(into, 0, n, at);
+      if (bytesRead === 0) throw new Error(`${gzPath} is shorter than written`);
+      return into.subarray(0, bytesRead);
+    };
     try {
       for (;;) {
         throwIfAborted(sig);
@@ -177,15 +198,11 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal, onRaw?: (ch
           continue;
         }
         fh ??= await open(gzPath, 'r');
-        await inFlight[turn];
-        const buf = bufs[turn];
         const n = Math.min(PIECE, target - pos, (expected[0]?.end ?? target) - pos);
-        const { bytesRead } = await fh.read(buf, 0, n, pos);
-        if (bytesRead === 0) throw new Error(`${gzPath} is shorter than written`);
-        const got = buf.subarray(0, bytesRead);
+        const got = await readPiece(buf, pos, n);
         gzHash.update(got);
-        pos += bytesRead;
-        tail = Buffer.concat([tail, got.subarray(Math.max(0, bytesRead - 8))]).subarray(-8);
+        pos += got.length;
+        tail = Buffer.concat([tail, got.subarray(Math.max(0, got.length - 8))]).subarray(-8);
         while (expected.length && expected[0].end <= pos) {
           const m = expected.shift()!;
           if (m.end !== pos || !tail.equals(m.trailer)) {
@@ -193,21 +210,15 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal, onRaw?: (ch
           }
           members++;
         }
-        inFlight[turn] = new Promise<void>((res, rej) => { gunzip.write(got, (e) => (e ? rej(e) : res())); });
-        inFlight[turn]!.catch(() => {});
-        turn ^= 1;
-        if (gunzip.writableNeedDrain) await once(gunzip, 'drain', { signal: sig });
+        await emit(await inflate(got, false));
       }
-      await Promise.all(inFlight);
-      gunzip.end();
-    } catch (e) {
-      gunzip.destroy(e as Error);
-      throw e;
+      await emit(await inflate(Buffer.alloc(0), true));
     } finally {
       await fh?.close();
+      try { gunzip.close(); } catch { /* already closed */ }
     }
   })();
-  const done = Promise.all([reader, consumed]);
+  const done = reader;
   done.catch(() => {}); // reported through end()
   return {
     written(gzBytes, trailer) {
