@@ -65,7 +65,7 @@ const MODULES = {
   'host-auth': {
     what: 'users, sessions, passwords, login lockout',
     mutate: () => ['host/dist/auth/users.js', 'host/dist/auth/rate-limit.js', 'host/dist/auth/passwords.js'],
-    spec: ['test/host/dist/auth-units.test.js'],
+    spec: ['test/host/dist/auth-units.test.js', 'test/host/dist/rate-limit-units.test.js'],
   },
   'host-settings': {
     what: 'settings validation (ajv, German messages, roles, secrets sealed)',

@@ -147,5 +147,5 @@ describe('auth: roles, passwords, users and sessions (real state database)', fun
   });
 });
 
-// The lock-out (LoginLimiter: counted before the password check, per user and per client) is tested over HTTP
-// in adversarial.test.ts and proxy.test.ts.
+// The lock-out (LoginLimiter: counted before the password check, per user and per client): in-process in
+// rate-limit-units.test.ts, over HTTP in adversarial.test.ts and proxy.test.ts.
