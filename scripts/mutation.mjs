@@ -67,6 +67,11 @@ const MODULES = {
     mutate: () => ['host/dist/auth/users.js', 'host/dist/auth/rate-limit.js', 'host/dist/auth/passwords.js'],
     spec: ['test/host/dist/auth-units.test.js', 'test/host/dist/rate-limit-units.test.js'],
   },
+  'host-http': {
+    what: 'HTTP hardening: one canonical spelling of API paths, strict JSON bodies, forwarding headers only from a trusted proxy',
+    mutate: () => ['host/dist/http/canonical.js', 'host/dist/http/body.js', 'host/dist/http/proxy.js'],
+    spec: ['test/host/dist/http-units.test.js'],
+  },
   'host-settings': {
     what: 'settings validation (ajv, German messages, roles, secrets sealed)',
     mutate: () => ['host/dist/settings/registry.js'],
