@@ -100,6 +100,16 @@ const MODULES = {
     mutate: () => ['plugins/usb/dist/src/writer.js'],
     spec: ['test/usb/dist/writer.test.js', 'test/usb/dist/writer-edges.test.js', 'test/usb/dist/readback.test.js', 'test/usb/dist/policy.test.js'],
   },
+  'cloud-verify': {
+    what: 'cloud copies: age recipients are public keys only, a copy counts as sent only when size, SHA-256 and Content-MD5/ETag match, retention keeps the newest verified copy',
+    mutate: () => [
+      'plugins/cloud/dist/src/upload.js', 'plugins/cloud/dist/src/retention.js',
+      between('plugins/cloud/dist/src/s3.js', 'export function createClient', null),
+      between('plugins/cloud/dist/src/settings.js', 'export function splitRecipients', 'export function slug'),
+      between('plugins/cloud/dist/src/settings.js', 'export function missingSettings', null),
+    ],
+    spec: ['test/cloud/dist/verify-units.test.js'],
+  },
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
     mutate: () => ['plugins/backup/dist/src/ftp/connection.js', 'plugins/backup/dist/src/ftp/settings.js'],

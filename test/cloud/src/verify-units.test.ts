@@ -1,0 +1,411 @@
+/**
+ * What makes a cloud copy count as sent, in the test process: uploadCopy (the Content-MD5 on every part, the
+ * HEAD check of size, SHA-256 metadata and ETag, the abort of an interrupted multipart upload), the Object Lock
+ * probe, the recipients check and retention's "never the newest verified copy".
+ *
+ * The store here is a **stand-in**: a small S3-speaking HTTP server in this file (PutObject, the multipart
+ * calls, HeadObject, DeleteObject, GetObjectLockConfiguration) that checks each Content-MD5 the way S3 does and
+ * can be told to lie in its HEAD answer or to refuse a part. A real store (radosgw, store.test.ts) cannot be
+ * made to report a wrong size or ETag, which is exactly what these checks are for; and Stryker runs these tests
+ * thousands of times, which a Ceph start per run would not allow. The real-store path is store.test.ts.
+ */
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Decrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { tempDir, removeDir } from '#support/tmp.js';
+import { uploadCopy, PART_SIZE } from '../../../plugins/cloud/dist/src/upload.js';
+import { createClient, multipartEtag, objectLockEnabled } from '../../../plugins/cloud/dist/src/s3.js';
+import { parseRecipients, recipientProblem, splitRecipients, missingSettings, type CloudSettings } from '../../../plugins/cloud/dist/src/settings.js';
+import { selectForDeletion } from '../../../plugins/cloud/dist/src/retention.js';
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+interface StoredObject { body: Buffer; etag: string; meta: Record<string, string>; lockUntil?: string }
+/** How the stand-in misbehaves (all off: it behaves like S3). */
+interface Lies {
+  headLength?: (n: number) => number;
+  headMeta?: (m: Record<string, string>) => Record<string, string>;
+  headEtag?: (e: string) => string;
+  refusePart?: number;
+  lock?: 'Enabled' | 'none' | 404 | 501 | 400 | 403;
+}
+
+/** The S3 stand-in; `calls` records "METHOD path?query" of every request. */
+class StandInS3 {
+  objects = new Map<string, StoredObject>();
+  uploads = new Map<string, { key: string; parts: Map<number, Buffer> }>();
+  calls: string[] = [];
+  md5Headers: string[] = [];
+  lies: Lies = {};
+  server!: Server;
+  endpoint = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => { void this.handle(req).then(([status, headers, body]) => { res.writeHead(status, headers); res.end(body); }); });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+  stop(): Promise<void> { this.server.closeAllConnections(); return new Promise((r) => this.server.close(() => r())); }
+  reset(): void { this.objects.clear(); this.uploads.clear(); this.calls = []; this.md5Headers = []; this.lies = {}; }
+
+  private error(status: number, code: string): [number, Record<string, string>, string] {
+    return [status, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`];
+  }
+
+  private async handle(req: IncomingMessage): Promise<[number, Record<string, string | number>, string | Buffer]> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks);
+    const url = new URL(req.url!, 'http://h');
+    const q = url.searchParams;
+    const [, bucket, ...rest] = url.pathname.split('/');
+    const key = decodeURIComponent(rest.join('/'));
+    const m = req.method!;
+    this.calls.push(`${m} ${url.pathname}${url.search}`);
+    void bucket;
+    const checkMd5 = (): [number, Record<string, string>, string] | undefined => {
+      const sent = req.headers['content-md5'];
+      this.md5Headers.push(String(sent ?? ''));
+      if (sent !== undefined && sent !== md5(body).toString('base64')) return this.error(400, 'BadDigest');
+      return undefined;
+    };
+    if (m === 'GET' && q.has('object-lock')) {
+      const l = this.lies.lock ?? 'none';
+      if (typeof l === 'number') return this.error(l, l === 403 ? 'AccessDenied' : 'NotImplemented');
+      if (l === 'none') return this.error(404, 'ObjectLockConfigurationNotFoundError');
+      return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration><ObjectLockEnabled>${l}</ObjectLockEnabled></ObjectLockConfiguration>`];
+    }
+    const meta = () => Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h.slice(11), String(v)]));
+    if (m === 'POST' && q.has('uploads')) {
+      const id = randomBytes(8).toString('hex');
+      this.uploads.set(id, { key, parts: new Map() });
+      (this.uploads.get(id) as { meta?: Record<string, string> }).meta = meta();
+      (this.uploads.get(id) as { lockUntil?: string }).lockUntil = req.headers['x-amz-object-lock-retain-until-date'] as string | undefined;
+      return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${key}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`];
+    }
+    if (m === 'PUT' && q.has('uploadId')) {
+      const u = this.uploads.get(q.get('uploadId')!);
+      if (!u) return this.error(404, 'NoSuchUpload');
+      const n = Number(q.get('partNumber'));
+      if (this.lies.refusePart === n) return this.error(400, 'InvalidPart');
+      const bad = checkMd5();
+      if (bad) return bad;
+      u.parts.set(n, body);
+      return [200, { etag: `"${md5(body).toString('hex')}"` }, ''];
+    }
+    if (m === 'POST' && q.has('uploadId')) {
+      const id = q.get('uploadId')!;
+      const u = this.uploads.get(id) as { key: string; parts: Map<number, Buffer>; meta: Record<string, string>; lockUntil?: string };
+      const parts = [...u.parts.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b);
+      // S3's multipart ETag, computed here independently: MD5 of the concatenated binary part MD5s, "-", count
+      const etag = `${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-${parts.length}`;
+      this.objects.set(key, { body: Buffer.concat(parts), etag, meta: u.meta, lockUntil: u.lockUntil });
+      this.uploads.delete(id);
+      return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${key}</Key><ETag>"${etag}"</ETag></CompleteMultipartUploadResult>`];
+    }
+    if (m === 'DELETE' && q.has('uploadId')) { this.uploads.delete(q.get('uploadId')!); return [204, {}, '']; }
+    if (m === 'PUT') {
+      const bad = checkMd5();
+      if (bad) return bad;
+      const etag = md5(body).toString('hex');
+      this.objects.set(key, { body, etag, meta: meta(), lockUntil: req.headers['x-amz-object-lock-retain-until-date'] as string | undefined });
+      return [200, { etag: `"${etag}"` }, ''];
+    }
+    if (m === 'HEAD') {
+      const o = this.objects.get(key);
+      if (!o) return [404, {}, ''];
+      const metaOut = this.lies.headMeta ? this.lies.headMeta(o.meta) : o.meta;
+      return [200, {
+        'content-length': this.lies.headLength ? this.lies.headLength(o.body.length) : o.body.length,
+        etag: `"${this.lies.headEtag ? this.lies.headEtag(o.etag) : o.etag}"`,
+        ...Object.fromEntries(Object.entries(metaOut).map(([k, v]) => [`x-amz-meta-${k}`, v])),
+      }, ''];
+    }
+    if (m === 'DELETE') { this.objects.delete(key); return [204, {}, '']; }
+    return this.error(400, 'NotImplemented');
+  }
+}
+
+describe('cloud: what makes a copy count as sent (in-process, S3 stand-in that can lie)', function () {
+  this.timeout(120_000);
+  const s3 = new StandInS3();
+  let dir: string;
+  let identity: string;
+  let recipient: string;
+  let small: { path: string; name: string; size: number; sha256: string; createdAt: string; bytes: Buffer };
+  let large: typeof small;
+  const quiet = () => ({ signal: new AbortController().signal, progress: () => undefined, logs: [] as string[] });
+
+  const settings = (over: Partial<CloudSettings> = {}): CloudSettings => ({
+    endpoint: s3.endpoint, region: 'us-east-1', bucket: 'salon', prefix: 'salon-test', accessKeyId: 'AK', secretAccessKey: 'SK',
+    forcePathStyle: true, recipients: [recipient], intervalHours: 24, retainDaily: 14, retainWeekly: 8, retainMonthly: 12,
+    objectLockDays: 0, objectLockMode: 'GOVERNANCE', timeoutSeconds: 10, ...over,
+  });
+  async function backup(name: string, bytes: Buffer) {
+    const path = join(dir, name);
+    await writeFile(path, bytes);
+    return { path, name, size: bytes.length, sha256: sha(bytes), createdAt: '2026-12-01T07:00:00.000Z', bytes };
+  }
+  async function upload(file: typeof small, over: Partial<CloudSettings> = {}) {
+    const q = quiet();
+    const r = await uploadCopy({ settings: settings(over), file, signal: q.signal, progress: q.progress, log: (m) => q.logs.push(m) });
+    return { ...r, logs: q.logs };
+  }
+  async function refused(file: typeof small, over: Partial<CloudSettings> = {}): Promise<any> {
+    try { await upload(file, over); } catch (e) { return e; }
+    throw new Error('expected the copy to be refused');
+  }
+  async function decrypt(body: Buffer): Promise<Buffer> {
+    const d = new Decrypter();
+    d.addIdentity(identity);
+    return Buffer.from(await d.decrypt(body));
+  }
+
+  before(async () => {
+    await s3.start();
+    dir = await tempDir('kw-cloud-verify-');
+    identity = await generateX25519Identity();
+    recipient = await identityToRecipient(identity);
+    small = await backup('kasse-2026-12-01_07-00-00.sqlite.gz', randomBytes(300_000));
+    large = await backup('kasse-2026-12-01_21-00-00.sqlite.gz', randomBytes(PART_SIZE + 1_000_000)); // two parts once encrypted
+  });
+  after(async () => { await s3.stop(); await removeDir(dir); });
+  beforeEach(() => s3.reset());
+
+  it('an honest store, one PutObject: the copy is the age encryption of the backup, with its SHA-256 and a right Content-MD5', async () => {
+    const r = await upload(small);
+    const o = s3.objects.get('salon-test/kasse-2026-12-01_07-00-00.sqlite.gz.age')!;
+    expect(r.key).to.equal('salon-test/kasse-2026-12-01_07-00-00.sqlite.gz.age');
+    expect([r.bytes, r.etag, r.lockedUntil]).to.deep.equal([o.body.length, md5(o.body).toString('hex'), undefined]);
+    expect((await decrypt(o.body)).equals(small.bytes)).to.equal(true);
+    expect(o.meta).to.deep.equal({ 'kw-sha256': small.sha256, 'kw-size': String(small.size), 'kw-created': small.createdAt, 'kw-format': 'age+gzip+sqlite' });
+    expect(s3.md5Headers).to.deep.equal([md5(o.body).toString('base64')]);
+    expect(r.logs).to.deep.equal([`Kopie geprüft: ${r.key}, ${r.bytes} Byte, ETag ${r.etag}.`]);
+    expect(s3.calls.filter((c) => c.startsWith('DELETE'))).to.deep.equal([]);
+  });
+
+  it('an honest store, multipart: every part carries its Content-MD5, and the multipart ETag matches', async () => {
+    const r = await upload(large);
+    const o = s3.objects.get(r.key)!;
+    expect(o.etag).to.match(/^[0-9a-f]{32}-2$/);
+    expect(r.etag).to.equal(o.etag);
+    expect(s3.md5Headers).to.have.length(2);
+    expect(s3.md5Headers.every((h) => /^[A-Za-z0-9+/]{22}==$/.test(h))).to.equal(true);
+    expect((await decrypt(o.body)).equals(large.bytes)).to.equal(true);
+    expect(r.bytes).to.equal(o.body.length);
+  });
+
+  it('multipartEtag is S3\'s form (MD5 of the part MD5s in part order, "-", count); a single PutObject (part 0) does not count', () => {
+    const a = randomBytes(100); const b = randomBytes(50); const c = randomBytes(10);
+    const want = `${createHash('md5').update(Buffer.concat([md5(a), md5(b), md5(c)])).digest('hex')}-3`;
+    expect(multipartEtag(new Map([[3, md5(c)], [1, md5(a)], [2, md5(b)]]))).to.equal(want);
+    expect(multipartEtag(new Map([[0, md5(c)], [1, md5(a)], [2, md5(b)], [3, md5(c)]]))).to.equal(want);
+    expect(multipartEtag(new Map([[10, md5(c)], [2, md5(b)], [1, md5(a)]]))).to.equal(want);
+  });
+
+  const lies: Array<[string, Lies, string, typeof small | undefined]> = [
+    ['reports one byte less', { headLength: (n) => n - 1 }, 'Größe {n-1} statt {n} Byte', undefined],
+    ['reports one byte more (multipart)', { headLength: (n) => n + 1 }, 'Größe {n+1} statt {n} Byte', undefined],
+    ['lost the SHA-256 metadata', { headMeta: (m) => { const { 'kw-sha256': _, ...x } = m; return x; } }, 'Prüfsumme (SHA-256) in den Metadaten fehlt oder weicht ab', undefined],
+    ['shows another SHA-256', { headMeta: (m) => ({ ...m, 'kw-sha256': sha(Buffer.from('other')) }) }, 'Prüfsumme (SHA-256) in den Metadaten fehlt oder weicht ab', undefined],
+    ['shows another MD5', { headEtag: () => md5(Buffer.from('other')).toString('hex') }, 'MD5 stimmt nicht', undefined],
+    ['shows another multipart ETag', { headEtag: (e) => e.replace(/^./, (ch) => (ch === 'a' ? 'b' : 'a')) }, 'ETag der Teile stimmt nicht', undefined],
+    ['shows another part count', { headEtag: (e) => e.replace(/-2$/, '-3') }, 'ETag der Teile stimmt nicht', undefined],
+  ];
+  for (const [what, lie, problem] of lies) {
+    it(`a store whose HEAD ${what}: not sent, German message naming it, the object deleted`, async () => {
+      const file = /multipart|ETag|part count/.test(what) ? large : small;
+      s3.lies = lie;
+      const e = await refused(file);
+      expect(e.name).to.equal('UserError');
+      expect(e.code).to.equal('cloud.bad-digest');
+      const key = `salon-test/${file.name}.age`;
+      const size = /Größe/.test(problem)
+        ? Number(/statt (\d+) Byte/.exec(e.message)?.[1]) : 0;
+      const expected = problem.replace('{n-1}', String(size - 1)).replace('{n+1}', String(size + 1)).replace('{n}', String(size));
+      expect(e.message).to.equal(`Die Kopie im Cloud-Speicher ist nicht vollständig angekommen (${expected}) und zählt nicht als gesendet.`);
+      expect(e.hint).to.equal('Die Übertragung wird automatisch wiederholt.');
+      if (/Größe/.test(problem)) expect(size).to.be.greaterThan(file.size); // the encrypted size, as the upload counted it
+      expect(s3.objects.has(key), 'deleted').to.equal(false);
+      expect(s3.calls.filter((c) => c.startsWith(`DELETE /salon/${key}`))).to.have.length(1);
+    });
+  }
+
+  it('a store with an ETag of another form (not MD5-shaped) is judged by size and SHA-256 only', async () => {
+    s3.lies = { headEtag: () => 'opaque-etag-1' };
+    expect((await upload(small)).etag).to.equal('opaque-etag-1');
+    s3.lies = { headEtag: () => 'Z'.repeat(32) };
+    expect((await upload(small)).etag).to.equal('Z'.repeat(32));
+    s3.lies = { headEtag: (e) => `${e}-2`.slice(0, 32) + '-' };
+    await upload(large);
+  });
+
+  it('with Object Lock: the copy is locked for the set days, and a copy that fails the check is not deleted (it cannot be)', async () => {
+    s3.lies = { lock: 'Enabled' };
+    const before = Date.now();
+    const r = await upload(small, { objectLockDays: 30, objectLockMode: 'COMPLIANCE' });
+    const until = Date.parse(r.lockedUntil!);
+    expect(until).to.be.within(before + 30 * 86400_000 - 1000, Date.now() + 30 * 86400_000);
+    expect(Date.parse(s3.objects.get(r.key)!.lockUntil!)).to.be.within(until - 1000, until);
+    expect(r.logs[0]).to.equal(`Kopie geprüft: ${r.key}, ${r.bytes} Byte, ETag ${r.etag}, gesperrt bis ${r.lockedUntil!.slice(0, 10)}.`);
+    s3.reset();
+    s3.lies = { lock: 'Enabled', headLength: (n) => n - 1 };
+    const e = await refused(small, { objectLockDays: 30 });
+    expect(e.code).to.equal('cloud.bad-digest');
+    expect(s3.calls.filter((c) => c.startsWith('DELETE'))).to.deep.equal([]);
+    // lock days 0: not even asked
+    s3.reset();
+    s3.lies = { lock: 'Enabled' };
+    const plain = await upload(small, { objectLockDays: 0 });
+    expect(plain.lockedUntil).to.equal(undefined);
+    expect(s3.calls.some((c) => c.includes('object-lock'))).to.equal(false);
+    expect(s3.objects.get(plain.key)!.lockUntil).to.equal(undefined);
+  });
+
+  it('objectLockEnabled: only "Enabled" is on; no configuration, 404, 400 and 501 are off; 403 is an error', async () => {
+    const client = createClient(settings());
+    try {
+      for (const [lock, want] of [['Enabled', true], ['Disabled', false], ['none', false], [404, false], [501, false], [400, false]] as const) {
+        s3.lies = { lock: lock as Lies['lock'] };
+        expect(await objectLockEnabled(client, 'salon'), String(lock)).to.equal(want);
+      }
+      s3.lies = { lock: 403 };
+      let err: any;
+      try { await objectLockEnabled(client, 'salon'); } catch (e) { err = e; }
+      expect(err?.$metadata?.httpStatusCode).to.equal(403);
+    } finally { client.destroy(); }
+  });
+
+  it('a part the store refuses: the multipart upload is aborted, nothing under the final key, a German error', async () => {
+    s3.lies = { refusePart: 2 };
+    const e = await refused(large);
+    expect(e.name).to.equal('UserError');
+    expect([e.code, e.message]).to.deep.equal(['cloud.error', 'Der Cloud-Speicher hat die Anfrage abgelehnt (400 InvalidPart).']);
+    expect(s3.objects.size).to.equal(0);
+    expect(s3.calls.some((c) => /^DELETE \/salon\/salon-test\/kasse-2026-12-01_21-00-00\.sqlite\.gz\.age\?uploadId=/.test(c))).to.equal(true);
+    expect(s3.uploads.size).to.equal(0);
+  });
+
+  it('the Content-MD5 of each part is the MD5 of exactly the bytes of that part (the stand-in refuses a wrong one like S3)', async () => {
+    const r = await upload(large);
+    const o = s3.objects.get(r.key)!;
+    const parts = [o.body.subarray(0, PART_SIZE), o.body.subarray(PART_SIZE)];
+    expect([...s3.md5Headers].sort()).to.deep.equal(parts.map((p) => md5(p).toString('base64')).sort());
+    expect(PART_SIZE).to.equal(8 * 1024 * 1024);
+  });
+
+  it('a backup deleted before its upload: German message, nothing sent', async () => {
+    const gone = await backup('kasse-2026-12-01_08-00-00.sqlite.gz', randomBytes(10));
+    await rm(gone.path);
+    const e = await refused(gone);
+    expect([e.name, e.code, e.message]).to.deep.equal(['UserError', 'cloud.local-missing', 'Die lokale Sicherung kasse-2026-12-01_08-00-00.sqlite.gz ist nicht mehr vorhanden (inzwischen gelöscht).']);
+    expect(s3.calls).to.deep.equal([]);
+  });
+
+  it('reports progress on the scale of the local file, never beyond its size', async () => {
+    const seen: number[] = [];
+    await uploadCopy({ settings: settings(), file: large, signal: new AbortController().signal, progress: (b) => seen.push(b), log: () => undefined });
+    expect(seen.length).to.be.greaterThan(0);
+    expect(Math.max(...seen)).to.equal(large.size);
+    expect(seen.every((b) => b >= 0 && b <= large.size)).to.equal(true);
+  });
+});
+
+describe('cloud: recipients are public age keys only (in-process)', () => {
+  it('splits on commas, semicolons, spaces and line breaks; empty entries vanish', () => {
+    expect(splitRecipients(' a, b;c\n d\r\n\te ,, ;')).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
+    expect(splitRecipients('')).to.deep.equal([]);
+  });
+
+  it('names a secret key, a key of another kind and a typo, each with what to do; a good key has no problem', async () => {
+    const id = await generateX25519Identity();
+    const pub = await identityToRecipient(id);
+    expect(recipientProblem(pub)).to.equal(undefined);
+    const secret = 'Das ist ein geheimer age-Schlüssel (AGE-SECRET-KEY-…). Hier gehört nur der öffentliche Schlüssel (age1…) hin; der geheime Schlüssel darf nicht auf dem Kassenserver liegen.';
+    expect(recipientProblem(id)).to.equal(secret);
+    expect(recipientProblem(id.toLowerCase())).to.equal(secret);
+    expect(recipientProblem('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5')).to.equal('„ssh-ed25519 AAAAC3Nz…“ ist kein öffentlicher age-Schlüssel (er beginnt mit „age1“).');
+    expect(recipientProblem('AGE1' + pub.slice(4))).to.equal(`„${('AGE1' + pub.slice(4)).slice(0, 20)}…“ ist kein öffentlicher age-Schlüssel (er beginnt mit „age1“).`);
+    const typo = pub.slice(0, -1) + (pub.endsWith('q') ? 'p' : 'q');
+    expect(recipientProblem(typo)).to.equal(`Der öffentliche age-Schlüssel „${pub.slice(0, 12)}…“ ist unvollständig oder vertippt (Prüfsumme stimmt nicht).`);
+    expect(recipientProblem(pub.slice(0, -3))).to.match(/unvollständig oder vertippt/);
+    expect(recipientProblem('age1')).to.match(/unvollständig oder vertippt/);
+  });
+
+  it('parseRecipients keeps every key and lists a problem per bad one', async () => {
+    const a = await identityToRecipient(await generateX25519Identity());
+    const id = await generateX25519Identity();
+    const r = parseRecipients(`${a}\n${id}; x`);
+    expect(r.recipients).to.deep.equal([a, id, 'x']);
+    expect(r.problems).to.have.length(2);
+    expect(r.problems[0]).to.contain('geheimer age-Schlüssel');
+    expect(r.problems[1]).to.contain('„x…“ ist kein öffentlicher age-Schlüssel');
+  });
+
+  it('"eingerichtet" needs endpoint, bucket, both keys and a recipient', () => {
+    const full = { endpoint: 'https://s3', bucket: 'b', accessKeyId: 'a', secretAccessKey: 's', recipients: ['age1x'] } as CloudSettings;
+    expect(missingSettings(full)).to.deep.equal([]);
+    expect(missingSettings({ ...full, endpoint: '', bucket: '', accessKeyId: '', secretAccessKey: '', recipients: [] })).to.deep.equal([
+      'S3-Endpunkt', 'Bucket', 'Zugangsschlüssel (Access Key)', 'geheimer Schlüssel (Secret Key)', 'öffentlicher age-Schlüssel des Herstellers']);
+    expect(missingSettings({ ...full, recipients: [] })).to.deep.equal(['öffentlicher age-Schlüssel des Herstellers']);
+  });
+});
+
+describe('cloud: retention never deletes the newest copy or the newest verified one (in-process)', () => {
+  const at = (d: string, t = '12:00:00') => new Date(`${d}T${t}`);
+  const item = (d: string, t?: string) => ({ name: `${d}${t ? '_' + t : ''}`, createdAt: at(d, t) });
+
+  it('keeps every copy of the newest `daily` days that have copies (both copies of a day)', () => {
+    const items = [item('2026-12-01', '21:00:00'), item('2026-12-01', '07:00:00'), item('2026-11-30', '21:00:00'), item('2026-11-30', '07:00:00'),
+      item('2026-11-27', '07:00:00'), item('2026-11-20', '07:00:00')];
+    expect(selectForDeletion(items, { daily: 2, weekly: 0, monthly: 0 })).to.deep.equal(['2026-11-27_07:00:00', '2026-11-20_07:00:00']);
+    expect(selectForDeletion(items, { daily: 3, weekly: 0, monthly: 0 })).to.deep.equal(['2026-11-20_07:00:00']);
+    expect(selectForDeletion(items, { daily: 1, weekly: 0, monthly: 0 })).to.deep.equal(['2026-11-30_21:00:00', '2026-11-30_07:00:00', '2026-11-27_07:00:00', '2026-11-20_07:00:00']);
+  });
+
+  it('with everything set to 0 the newest copy still stays, and the newest verified one too', () => {
+    const items = [item('2026-11-01'), item('2026-12-01'), item('2026-11-15')];
+    expect(selectForDeletion(items, { daily: 0, weekly: 0, monthly: 0 })).to.deep.equal(['2026-11-15', '2026-11-01']);
+    expect(selectForDeletion(items, { daily: 0, weekly: 0, monthly: 0 }, '2026-11-01')).to.deep.equal(['2026-11-15']);
+    expect(selectForDeletion([], { daily: 0, weekly: 0, monthly: 0 }, 'x')).to.deep.equal([]);
+    // the newest verified is kept even when newer unverified copies fill every slot
+    const many = Array.from({ length: 10 }, (_, i) => item(`2026-11-${String(20 + i).padStart(2, '0')}`));
+    expect(selectForDeletion(many, { daily: 3, weekly: 1, monthly: 1 }, '2026-11-20')).to.not.include('2026-11-20');
+    expect(selectForDeletion(many, { daily: 3, weekly: 1, monthly: 1 }, '2026-11-20')).to.include('2026-11-21');
+  });
+
+  it('weekly: the newest copy of each ISO week, weeks running Monday to Sunday, across a year end', () => {
+    // 2026-12-28 is a Monday; 2027-01-03 a Sunday (both ISO week 2026-W53); 2026-12-27 a Sunday (W52)
+    const items = [item('2027-01-04'), item('2027-01-03'), item('2026-12-28'), item('2026-12-27'), item('2026-12-21'), item('2026-12-20')];
+    expect(selectForDeletion(items, { daily: 0, weekly: 3, monthly: 0 })).to.deep.equal(['2026-12-28', '2026-12-21', '2026-12-20']);
+    expect(selectForDeletion(items, { daily: 0, weekly: 4, monthly: 0 })).to.deep.equal(['2026-12-28', '2026-12-21']);
+    // 2021-01-03 (Sunday) belongs to 2020-W53, like 2020-12-28; 2021-01-04 opens 2021-W01
+    const y = [item('2021-01-04'), item('2021-01-03'), item('2020-12-28'), item('2020-12-27')];
+    expect(selectForDeletion(y, { daily: 0, weekly: 2, monthly: 0 })).to.deep.equal(['2020-12-28', '2020-12-27']);
+    // the same week number in two years is two weeks
+    const z = [item('2026-03-02'), item('2025-03-03')];
+    expect(selectForDeletion(z, { daily: 0, weekly: 2, monthly: 0 })).to.deep.equal([]);
+  });
+
+  it('monthly: the newest copy of each month, a year apart is another month', () => {
+    const items = [item('2026-12-01'), item('2026-11-30'), item('2026-11-02'), item('2026-10-15'), item('2025-12-24'), item('2025-11-30')];
+    expect(selectForDeletion(items, { daily: 0, weekly: 0, monthly: 3 })).to.deep.equal(['2026-11-02', '2025-12-24', '2025-11-30']);
+    expect(selectForDeletion(items, { daily: 0, weekly: 0, monthly: 5 })).to.deep.equal(['2026-11-02']);
+    const sameMonthNumber = [item('2026-11-05'), item('2025-11-05')];
+    expect(selectForDeletion(sameMonthNumber, { daily: 0, weekly: 0, monthly: 2 })).to.deep.equal([]);
+    const sameDayNumber = [item('2026-11-05'), item('2026-10-05'), item('2025-11-05')];
+    expect(selectForDeletion(sameDayNumber, { daily: 3, weekly: 0, monthly: 0 })).to.deep.equal([]);
+  });
+
+  it('the rules add up (a copy kept by any rule stays), and the input order does not matter', () => {
+    const items = [item('2026-11-02'), item('2026-12-01'), item('2026-11-24'), item('2026-11-30'), item('2026-10-31'), item('2026-11-25')];
+    const del = selectForDeletion(items, { daily: 1, weekly: 2, monthly: 2 });
+    expect(del).to.deep.equal(['2026-11-24', '2026-11-02', '2026-10-31']);
+    expect(selectForDeletion([...items].reverse(), { daily: 1, weekly: 2, monthly: 2 })).to.deep.equal(del);
+  });
+});
