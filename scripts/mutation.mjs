@@ -53,7 +53,7 @@ const MODULES = {
     what: 'access control and CSRF: session/CSRF/role middleware, role of each route, per-setting and per-action roles, plugin routes',
     mutate: () => [
       between(SERVER, 'const route = (method, path, role, handler)', '// ---- errors'),
-      between(SERVER, '// ---- session, CSRF and authorization', 'app.use(bodyParser'),
+      between(SERVER, '// ---- session, CSRF and authorization', 'app.use(jsonBody())'),
       between(SERVER, '// ---- plugins', '// ---- actions and jobs'),
       between(SERVER, "route('post', '/api/actions/:id'", "route('get', '/api/jobs'"),
       between(SERVER, "route('post', '/api/jobs/:id/cancel'", "route('get', '/api/jobs/:id/events'"),
