@@ -48,6 +48,7 @@ const MODULES = {
       'test/ui', 'test/update', 'test/usb', 'test/remote-support', 'test/examples', 'test/host'],
     mutate: () => ['plugins/backup/dist/src/ftp/names.js'],
     spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-names.test.js'],
+    timeoutMS: 10_000,
   },
   'host-access': {
     what: 'access control and CSRF: session/CSRF/role middleware, role of each route, per-setting and per-action roles, plugin routes',
@@ -66,21 +67,25 @@ const MODULES = {
     what: 'users, sessions, passwords, login lockout',
     mutate: () => ['host/dist/auth/users.js', 'host/dist/auth/rate-limit.js', 'host/dist/auth/passwords.js'],
     spec: ['test/host/dist/auth-units.test.js', 'test/host/dist/rate-limit-units.test.js'],
+    timeoutMS: 10_000,
   },
   'host-http': {
     what: 'HTTP hardening: one canonical spelling of API paths, strict JSON bodies, forwarding headers only from a trusted proxy',
     mutate: () => ['host/dist/http/canonical.js', 'host/dist/http/body.js', 'host/dist/http/proxy.js'],
     spec: ['test/host/dist/http-units.test.js'],
+    timeoutMS: 10_000,
   },
   'host-settings': {
     what: 'settings validation (ajv, German messages, roles, secrets sealed)',
     mutate: () => ['host/dist/settings/registry.js'],
     spec: ['test/host/dist/settings-units.test.js'],
+    timeoutMS: 10_000,
   },
   'host-manifest': {
     what: 'plugin manifest loading (schema, semantic checks, paths)',
     mutate: () => ['host/dist/plugins/manifest.js'],
     spec: ['test/host/dist/manifest-units.test.js'],
+    timeoutMS: 10_000,
   },
   'backup-verify': {
     what: 'backup verification and restore',
@@ -92,9 +97,10 @@ const MODULES = {
     spec: ['test/backup/dist/verify-units.test.js', 'test/backup/dist/units.test.js', 'test/backup/dist/restore-swap.test.js', 'test/backup/dist/create.test.js'],
   },
   'update-signature': {
-    what: 'update feed signature (Ed25519) and hash checks',
-    mutate: () => ['plugins/update/dist/src/feed.js', between('plugins/update/dist/src/download.js', 'async function hashFile(', null)],
-    spec: ['test/update/dist/release.test.js', 'test/update/dist/updater.test.js'],
+    what: 'update feed signature (Ed25519), schema, expiry, anti-rollback; package download size and SHA-256 checks',
+    mutate: () => ['plugins/update/dist/src/feed.js', 'plugins/update/dist/src/download.js'],
+    spec: ['test/update/dist/feed-units.test.js', 'test/update/dist/download-units.test.js'],
+    timeoutMS: 10_000,
   },
   'usb-writer': {
     what: 'the USB writer (verified copy, space, retention, FAT32 limits)',
@@ -110,6 +116,7 @@ const MODULES = {
       between('plugins/cloud/dist/src/settings.js', 'export function missingSettings', null),
     ],
     spec: ['test/cloud/dist/verify-units.test.js'],
+    timeoutMS: 10_000,
   },
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
@@ -181,6 +188,8 @@ for (const name of selected) {
     ...base,
     mutate: m.mutate(),
     mochaOptions: { ...base.mochaOptions, spec: m.spec },
+    // a mutant that makes a promise never settle costs net time × timeoutFactor + timeoutMS: short for unit modules
+    ...(m.timeoutMS ? { timeoutMS: m.timeoutMS } : {}),
     ...(m.sandboxSkip ? { ignorePatterns: [...base.ignorePatterns, ...m.sandboxSkip.map((p) => '/' + p)] } : {}),
     htmlReporter: { fileName: join('reports', 'mutation', name, 'index.html') },
     jsonReporter: { fileName: join('reports', 'mutation', name, 'mutation.json') },
