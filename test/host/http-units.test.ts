@@ -66,6 +66,8 @@ describe('http hardening: strict JSON bodies (parseJsonObject, in-process)', () 
     expect(parse(' {} ')).to.deep.equal({});
     expect(parse('{"constructor":"x","c":{"constructor":{"a":1}},"d":{"constructor":null}}'))
       .to.deep.equal({ constructor: 'x', c: { constructor: { a: 1 } }, d: { constructor: null } });
+    // "prototype" under any other key is ordinary data
+    expect(parse('{"a":{"prototype":{"x":1}},"proto":1}')).to.deep.equal({ a: { prototype: { x: 1 } }, proto: 1 });
   });
 
   it('refuses a byte-order mark (even alone), but not bytes that only look like its start', () => {
@@ -187,7 +189,10 @@ describe('http hardening: the JSON body middleware over real HTTP (in-process ko
       [{ 'content-type': 'application/x-www-form-urlencoded' }, 'Die Anfrage muss JSON sein, nicht „application/x-www-form-urlencoded“.'],
       [{ 'content-type': `text/${'x'.repeat(100)}` }, `Die Anfrage muss JSON sein, nicht „text/${'x'.repeat(55)}“.`],
       [{}, 'Die Anfrage muss JSON sein (Content-Type fehlt).'],
+      [{ 'content-type': 'text/plain ; charset=utf-8' }, 'Die Anfrage muss JSON sein, nicht „text/plain“.'],
       [{ 'content-type': 'application/json; charset=iso-8859-1' }, 'Die Anfrage muss UTF-8 sein, nicht „iso-8859-1“.'],
+      [{ 'content-type': 'application/json;charset=latin1' }, 'Die Anfrage muss UTF-8 sein, nicht „latin1“.'],
+      [{ 'content-type': 'application/json; charset = latin1' }, 'Die Anfrage muss UTF-8 sein, nicht „latin1“.'],
       [{ 'content-type': 'application/json; Charset="UTF-16"' }, 'Die Anfrage muss UTF-8 sein, nicht „utf-16“.'],
       [{ 'content-type': `application/json; charset=${'y'.repeat(50)}` }, `Die Anfrage muss UTF-8 sein, nicht „${'y'.repeat(30)}“.`],
       [{ ...JSON_CT, 'content-encoding': 'GZIP' }, 'Komprimierte Anfragen („gzip“) werden nicht angenommen.'],
