@@ -17,7 +17,7 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Decrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { tempDir, removeDir } from '#support/tmp.js';
-import { uploadCopy, PART_SIZE } from '../../../plugins/cloud/dist/src/upload.js';
+import { uploadCopy, PART_SIZE, listOrphans, abortOrphans } from '../../../plugins/cloud/dist/src/upload.js';
 import { createClient, multipartEtag, objectLockEnabled } from '../../../plugins/cloud/dist/src/s3.js';
 import { parseRecipients, recipientProblem, splitRecipients, missingSettings, type CloudSettings } from '../../../plugins/cloud/dist/src/settings.js';
 import { selectForDeletion } from '../../../plugins/cloud/dist/src/retention.js';
@@ -25,20 +25,26 @@ import { selectForDeletion } from '../../../plugins/cloud/dist/src/retention.js'
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-interface StoredObject { body: Buffer; etag: string; meta: Record<string, string>; lockUntil?: string }
+interface StoredObject { body: Buffer; etag: string; meta: Record<string, string>; lockUntil?: string; type?: string }
 /** How the stand-in misbehaves (all off: it behaves like S3). */
 interface Lies {
   headLength?: (n: number) => number;
   headMeta?: (m: Record<string, string>) => Record<string, string>;
   headEtag?: (e: string) => string;
   refusePart?: number;
+  /** Holds the answer to this part back (ms), so a cancel can land while it is in flight. */
+  slowPart?: [number, number];
+  /** Every request: 404 NoSuchBucket. */
+  noBucket?: boolean;
+  /** HEAD without an ETag header. */
+  noEtag?: boolean;
   lock?: 'Enabled' | 'none' | 404 | 501 | 400 | 403;
 }
 
 /** The S3 stand-in; `calls` records "METHOD path?query" of every request. */
 class StandInS3 {
   objects = new Map<string, StoredObject>();
-  uploads = new Map<string, { key: string; parts: Map<number, Buffer> }>();
+  uploads = new Map<string, { key: string; parts: Map<number, Buffer>; initiated?: string }>();
   calls: string[] = [];
   md5Headers: string[] = [];
   lies: Lies = {};
@@ -68,6 +74,7 @@ class StandInS3 {
     const m = req.method!;
     this.calls.push(`${m} ${url.pathname}${url.search}`);
     void bucket;
+    if (this.lies.noBucket) return this.error(404, 'NoSuchBucket');
     const checkMd5 = (): [number, Record<string, string>, string] | undefined => {
       const sent = req.headers['content-md5'];
       this.md5Headers.push(String(sent ?? ''));
@@ -80,12 +87,29 @@ class StandInS3 {
       if (l === 'none') return this.error(404, 'ObjectLockConfigurationNotFoundError');
       return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration><ObjectLockEnabled>${l}</ObjectLockEnabled></ObjectLockConfiguration>`];
     }
+    if (m === 'GET' && q.has('uploads')) {
+      // ListMultipartUploads, two per page, in (key, upload id) order, from the markers on
+      const prefix = q.get('prefix') ?? '';
+      const km = q.get('key-marker') ?? '';
+      const um = q.get('upload-id-marker') ?? '';
+      const all = [...this.uploads.entries()].map(([id, u]) => ({ id, key: u.key, initiated: u.initiated }))
+        .filter((u) => u.key.startsWith(prefix)).sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1))
+        .filter((u) => !km || u.key > km || (u.key === km && u.id > um));
+      const page = all.slice(0, 2);
+      const more = all.length > 2;
+      const last = page.at(-1);
+      return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${bucket}</Bucket><MaxUploads>2</MaxUploads><IsTruncated>${more}</IsTruncated>`
+        + (more && last ? `<NextKeyMarker>${last.key}</NextKeyMarker><NextUploadIdMarker>${last.id}</NextUploadIdMarker>` : '')
+        + page.map((u) => `<Upload><Key>${u.key}</Key><UploadId>${u.id}</UploadId>${u.initiated ? `<Initiated>${u.initiated}</Initiated>` : ''}</Upload>`).join('')
+        + '</ListMultipartUploadsResult>'];
+    }
     const meta = () => Object.fromEntries(Object.entries(req.headers).filter(([h]) => h.startsWith('x-amz-meta-')).map(([h, v]) => [h.slice(11), String(v)]));
     if (m === 'POST' && q.has('uploads')) {
       const id = randomBytes(8).toString('hex');
       this.uploads.set(id, { key, parts: new Map() });
       (this.uploads.get(id) as { meta?: Record<string, string> }).meta = meta();
       (this.uploads.get(id) as { lockUntil?: string }).lockUntil = req.headers['x-amz-object-lock-retain-until-date'] as string | undefined;
+      (this.uploads.get(id) as { type?: string }).type = req.headers['content-type'];
       return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${key}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`];
     }
     if (m === 'PUT' && q.has('uploadId')) {
@@ -93,6 +117,7 @@ class StandInS3 {
       if (!u) return this.error(404, 'NoSuchUpload');
       const n = Number(q.get('partNumber'));
       if (this.lies.refusePart === n) return this.error(400, 'InvalidPart');
+      if (this.lies.slowPart?.[0] === n) await new Promise((r) => setTimeout(r, this.lies.slowPart![1]));
       const bad = checkMd5();
       if (bad) return bad;
       u.parts.set(n, body);
@@ -100,11 +125,11 @@ class StandInS3 {
     }
     if (m === 'POST' && q.has('uploadId')) {
       const id = q.get('uploadId')!;
-      const u = this.uploads.get(id) as { key: string; parts: Map<number, Buffer>; meta: Record<string, string>; lockUntil?: string };
+      const u = this.uploads.get(id) as { key: string; parts: Map<number, Buffer>; meta: Record<string, string>; lockUntil?: string; type?: string };
       const parts = [...u.parts.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b);
       // S3's multipart ETag, computed here independently: MD5 of the concatenated binary part MD5s, "-", count
       const etag = `${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-${parts.length}`;
-      this.objects.set(key, { body: Buffer.concat(parts), etag, meta: u.meta, lockUntil: u.lockUntil });
+      this.objects.set(key, { body: Buffer.concat(parts), etag, meta: u.meta, lockUntil: u.lockUntil, type: u.type });
       this.uploads.delete(id);
       return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${key}</Key><ETag>"${etag}"</ETag></CompleteMultipartUploadResult>`];
     }
@@ -113,7 +138,7 @@ class StandInS3 {
       const bad = checkMd5();
       if (bad) return bad;
       const etag = md5(body).toString('hex');
-      this.objects.set(key, { body, etag, meta: meta(), lockUntil: req.headers['x-amz-object-lock-retain-until-date'] as string | undefined });
+      this.objects.set(key, { body, etag, meta: meta(), lockUntil: req.headers['x-amz-object-lock-retain-until-date'] as string | undefined, type: req.headers['content-type'] });
       return [200, { etag: `"${etag}"` }, ''];
     }
     if (m === 'HEAD') {
@@ -122,7 +147,7 @@ class StandInS3 {
       const metaOut = this.lies.headMeta ? this.lies.headMeta(o.meta) : o.meta;
       return [200, {
         'content-length': this.lies.headLength ? this.lies.headLength(o.body.length) : o.body.length,
-        etag: `"${this.lies.headEtag ? this.lies.headEtag(o.etag) : o.etag}"`,
+        ...(this.lies.noEtag ? {} : { etag: `"${this.lies.headEtag ? this.lies.headEtag(o.etag) : o.etag}"` }),
         ...Object.fromEntries(Object.entries(metaOut).map(([k, v]) => [`x-amz-meta-${k}`, v])),
       }, ''];
     }
@@ -185,6 +210,7 @@ describe('cloud: what makes a copy count as sent (in-process, S3 stand-in that c
     expect((await decrypt(o.body)).equals(small.bytes)).to.equal(true);
     expect(o.meta).to.deep.equal({ 'kw-sha256': small.sha256, 'kw-size': String(small.size), 'kw-created': small.createdAt, 'kw-format': 'age+gzip+sqlite' });
     expect(s3.md5Headers).to.deep.equal([md5(o.body).toString('base64')]);
+    expect(o.type).to.equal('application/octet-stream');
     expect(r.logs).to.deep.equal([`Kopie geprüft: ${r.key}, ${r.bytes} Byte, ETag ${r.etag}.`]);
     expect(s3.calls.filter((c) => c.startsWith('DELETE'))).to.deep.equal([]);
   });
@@ -198,6 +224,7 @@ describe('cloud: what makes a copy count as sent (in-process, S3 stand-in that c
     expect(s3.md5Headers.every((h) => /^[A-Za-z0-9+/]{22}==$/.test(h))).to.equal(true);
     expect((await decrypt(o.body)).equals(large.bytes)).to.equal(true);
     expect(r.bytes).to.equal(o.body.length);
+    expect(o.type).to.equal('application/octet-stream');
   });
 
   it('multipartEtag is S3\'s form (MD5 of the part MD5s in part order, "-", count); a single PutObject (part 0) does not count', () => {
@@ -243,6 +270,81 @@ describe('cloud: what makes a copy count as sent (in-process, S3 stand-in that c
     expect((await upload(small)).etag).to.equal('Z'.repeat(32));
     s3.lies = { headEtag: (e) => `${e}-2`.slice(0, 32) + '-' };
     await upload(large);
+    // MD5-shaped only when the whole ETag is: a prefix or a suffix makes it another form
+    s3.lies = { headEtag: () => `x${md5(Buffer.from('other')).toString('hex')}` };
+    await upload(small);
+    s3.lies = { headEtag: () => `${md5(Buffer.from('other')).toString('hex')}x` };
+    await upload(small);
+    s3.lies = { headEtag: () => `x${md5(Buffer.from('other')).toString('hex')}-2` };
+    await upload(large);
+    s3.lies = { headEtag: () => `${md5(Buffer.from('other')).toString('hex')}-2x` };
+    await upload(large);
+    // no ETag at all: the log says so
+    s3.lies = { noEtag: true };
+    const r = await upload(small);
+    expect([r.etag, r.logs[0]]).to.deep.equal(['', `Kopie geprüft: ${r.key}, ${r.bytes} Byte, ETag –.`]);
+  });
+
+  it('a multipart ETag with a two-digit part count is still checked', async () => {
+    s3.lies = { headEtag: () => `${md5(Buffer.from('other')).toString('hex')}-12` };
+    const e = await refused(large);
+    expect(e.message).to.contain('(ETag der Teile stimmt nicht)');
+  });
+
+  it('several problems at once are all named, separated by "; "', async () => {
+    s3.lies = { headLength: (n) => n - 1, headMeta: () => ({}) };
+    const e = await refused(small);
+    expect(e.message).to.match(/\(Größe \d+ statt \d+ Byte; Prüfsumme \(SHA-256\) in den Metadaten fehlt oder weicht ab\) und zählt nicht als gesendet\.$/);
+  });
+
+  it('a bucket that does not exist: German message naming the bucket', async () => {
+    s3.lies = { noBucket: true };
+    const e = await refused(small);
+    expect([e.name, e.code]).to.deep.equal(['UserError', 'cloud.no-bucket']);
+    expect(e.message).to.contain('„salon“');
+  });
+
+  it('cancelled while a part is in flight: not a store error, the multipart upload aborted, nothing under the final key', async () => {
+    s3.lies = { slowPart: [2, 1500] };
+    const ac = new AbortController();
+    let err: any;
+    try {
+      await uploadCopy({ settings: settings(), file: large, signal: ac.signal, log: () => undefined,
+        progress: () => { if (!ac.signal.aborted) setTimeout(() => ac.abort(), 100); } });
+    } catch (e) { err = e; }
+    expect(err, 'rejected').to.be.an('error');
+    expect(err.name).to.not.equal('UserError');
+    await new Promise((r) => setTimeout(r, 1800)); // the held-back part answers; nothing may complete after it
+    expect(s3.objects.size).to.equal(0);
+    expect(s3.calls.some((c) => /^DELETE \/salon\/salon-test\/.*\?uploadId=/.test(c))).to.equal(true);
+    expect(s3.calls.some((c) => /^POST .*\?uploadId=/.test(c))).to.equal(false);
+  });
+
+  it('orphaned multipart uploads under the salon\'s prefix are listed across pages and aborted; others stay', async () => {
+    const add = (id: string, key: string, initiated?: string) => s3.uploads.set(id, { key, parts: new Map(), initiated });
+    add('u1', 'salon-test/a.age', '2026-12-01T07:00:00.000Z');
+    add('u2', 'salon-test/a.age', '2026-12-01T08:00:00.000Z');
+    add('u3', 'salon-test/b.age');
+    add('u4', 'salon-test/c.age', '2026-12-01T09:00:00.000Z');
+    add('u5', 'salon-test/c.age');
+    add('o1', 'other-salon/a.age');
+    const client = createClient(settings());
+    try {
+      expect(await listOrphans(client, settings())).to.deep.equal([
+        { key: 'salon-test/a.age', uploadId: 'u1', initiated: '2026-12-01T07:00:00.000Z' },
+        { key: 'salon-test/a.age', uploadId: 'u2', initiated: '2026-12-01T08:00:00.000Z' },
+        { key: 'salon-test/b.age', uploadId: 'u3', initiated: undefined },
+        { key: 'salon-test/c.age', uploadId: 'u4', initiated: '2026-12-01T09:00:00.000Z' },
+        { key: 'salon-test/c.age', uploadId: 'u5', initiated: undefined },
+      ]);
+      expect(s3.calls.filter((c) => c.startsWith('GET /salon?uploads') || c.includes('uploads='))).to.have.length(3);
+      expect(await abortOrphans(client, settings())).to.deep.equal(['salon-test/a.age', 'salon-test/a.age', 'salon-test/b.age', 'salon-test/c.age', 'salon-test/c.age']);
+      expect([...s3.uploads.keys()]).to.deep.equal(['o1']);
+      expect(await listOrphans(client, settings())).to.deep.equal([]);
+      // "salon-test" must not match "salon-testing"
+      add('t1', 'salon-testing/x.age');
+      expect(await listOrphans(client, settings())).to.deep.equal([]);
+    } finally { client.destroy(); }
   });
 
   it('with Object Lock: the copy is locked for the set days, and a copy that fails the check is not deleted (it cannot be)', async () => {
@@ -279,6 +381,14 @@ describe('cloud: what makes a copy count as sent (in-process, S3 stand-in that c
       try { await objectLockEnabled(client, 'salon'); } catch (e) { err = e; }
       expect(err?.$metadata?.httpStatusCode).to.equal(403);
     } finally { client.destroy(); }
+    // no store at all: the network error itself, not a TypeError from reading it
+    const down = createClient(settings({ endpoint: 'http://127.0.0.1:1' }));
+    try {
+      let e: any;
+      try { await objectLockEnabled(down, 'salon'); } catch (x) { e = x; }
+      expect(e?.name).to.not.equal('TypeError');
+      expect(String(e?.code ?? e?.message)).to.match(/ECONNREFUSED/);
+    } finally { down.destroy(); }
   });
 
   it('a part the store refuses: the multipart upload is aborted, nothing under the final key, a German error', async () => {
@@ -312,6 +422,7 @@ describe('cloud: what makes a copy count as sent (in-process, S3 stand-in that c
     await uploadCopy({ settings: settings(), file: large, signal: new AbortController().signal, progress: (b) => seen.push(b), log: () => undefined });
     expect(seen.length).to.be.greaterThan(0);
     expect(Math.max(...seen)).to.equal(large.size);
+    expect(Math.min(...seen)).to.be.greaterThan(0).and.lessThan(large.size); // the first part is reported on its own
     expect(seen.every((b) => b >= 0 && b <= large.size)).to.equal(true);
   });
 });
@@ -329,6 +440,7 @@ describe('cloud: recipients are public age keys only (in-process)', () => {
     const secret = 'Das ist ein geheimer age-Schlüssel (AGE-SECRET-KEY-…). Hier gehört nur der öffentliche Schlüssel (age1…) hin; der geheime Schlüssel darf nicht auf dem Kassenserver liegen.';
     expect(recipientProblem(id)).to.equal(secret);
     expect(recipientProblem(id.toLowerCase())).to.equal(secret);
+    expect(recipientProblem('x' + id)).to.match(/ist kein öffentlicher age-Schlüssel/);
     expect(recipientProblem('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5')).to.equal('„ssh-ed25519 AAAAC3Nz…“ ist kein öffentlicher age-Schlüssel (er beginnt mit „age1“).');
     expect(recipientProblem('AGE1' + pub.slice(4))).to.equal(`„${('AGE1' + pub.slice(4)).slice(0, 20)}…“ ist kein öffentlicher age-Schlüssel (er beginnt mit „age1“).`);
     const typo = pub.slice(0, -1) + (pub.endsWith('q') ? 'p' : 'q');
