@@ -212,6 +212,42 @@ describe('update: the package download keeps a package only with the right size 
     expect(await files()).to.deep.equal([]);
   });
 
+  it('a server that stops sending counts as an interruption after the idle time, and the download resumes', async () => {
+    let first = true;
+    handler = (req, res) => {
+      if (first) { first = false; res.writeHead(200, { 'content-length': pkg.length }); res.write(pkg.subarray(0, 5000)); return; } // then silence
+      honest(req, res, 0);
+    };
+    await get({ idleTimeoutMs: 300 });
+    expect(calls).to.deep.equal([undefined, 'bytes=5000-']);
+    expect((await readFile(dest())).equals(pkg)).to.equal(true);
+  });
+
+  it('416 to a request without Range is a server error, not a reason to start again', async () => {
+    handler = (_q, res) => { res.writeHead(416); res.end(); };
+    const e = await refused(get());
+    expect([e.code, e.message]).to.deep.equal(['update.http', 'Der Update-Server antwortet mit Fehler 416 beim Herunterladen des Updates. Es wurde nichts installiert.']);
+    expect(calls).to.deep.equal([undefined]);
+  });
+
+  it('no server at all: retried, then "wiederholt unterbrochen" with the network reason kept', async () => {
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise((r) => gone.close(r));
+    const e = await refused(get({ url: `http://127.0.0.1:${port}/p.tar.gz`, attempts: 1 }));
+    expect([e.code, e.message]).to.deep.equal(['update.download-incomplete', `Der Download des Updates wurde wiederholt unterbrochen (0 von ${pkg.length} Bytes). Es wurde nichts installiert.`]);
+    expect([e.cause?.code, e.cause?.message]).to.deep.equal(['update.network', `Der Update-Server ist nicht erreichbar (127.0.0.1:${port}: ECONNREFUSED). Es wurde nichts installiert.`]);
+  });
+
+  it('cancelled while the bytes arrive: a cancellation, the .part kept for the next check, nothing under the final name', async () => {
+    handler = (_q, res) => { res.writeHead(200, { 'content-length': pkg.length }); res.write(pkg.subarray(0, 5000)); /* then holds the rest back */ };
+    const ac = new AbortController();
+    const e = await refused(get({ signal: ac.signal, onProgress: () => ac.abort() }));
+    expect(e.name).to.equal('CancelledError');
+    expect(await files()).to.deep.equal(['kassenwart-1.2.0.tar.gz.part']);
+  });
+
   it('a cancelled download is a cancellation and keeps nothing under the final name', async () => {
     const ac = new AbortController();
     ac.abort();

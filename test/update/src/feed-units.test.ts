@@ -118,6 +118,36 @@ describe('update: the signed feed (feed.ts, in-process, real Ed25519 keys)', () 
         expect([x.code, x.hint], why).to.deep.equal(['update.index-invalid', 'Bitte den Support verständigen.']);
         expect(x.message, why).to.match(/^Der Update-Index hat ein unbekanntes Format \(.*\)\.$/).and.contain(why);
       }
+      // every rule of the schema, one at a time (the required keys, lengths, nested shapes)
+      const noExpires = index(); delete (noExpires as Record<string, unknown>).expires;
+      const more: Array<[unknown, string]> = [
+        [noExpires, "must have required property 'expires'"],
+        [index({ issuedAt: '2026' }), '/issuedAt must NOT have fewer than 10 characters'],
+        [index({ expires: 20261230 }), '/expires must be string'],
+        [index({ releases: [release('1.2.0', { date: '2026' })] }), '/releases/0/date must NOT have fewer than 10 characters'],
+        [index({ releases: [release('1.2.0', { extra: 1 })] }), '/releases/0 must NOT have additional properties'],
+        [index({ releases: [release('1.2.0', { url: '' })] }), '/releases/0/url must NOT have fewer than 1 characters'],
+        [index({ releases: [release('1.2.0', { changes: { backup: 'Neu' } })] }), '/releases/0/changes/backup must be array'],
+        [index({ releases: [release('1.2.0', { changes: { backup: [1] } })] }), '/releases/0/changes/backup/0 must be string'],
+        [index({ releases: [release('1.2.0', { component: 'other' })] }), '/releases/0/component must be equal to one of the allowed values'],
+        [index({ releases: [release('1.2.0', { requires: { kasse: '1.0' } })] }), '/releases/0/requires/kasse must NOT have fewer than 5 characters'],
+        [index({ releases: [release('1.2.0', { migrations: [{ name: '001-a.sql' }] })] }), "/releases/0/migrations/0 must have required property 'sha256'"],
+        [index({ releases: [release('1.2.0', { migrations: [{ sha256: sha('m') }] })] }), "/releases/0/migrations/0 must have required property 'name'"],
+        [index({ releases: [release('1.2.0', { migrations: [{ name: '001-a.sql', sha256: 'x' }] })] }), '/releases/0/migrations/0/sha256 must match pattern'],
+        [index({ releases: [release('1.2.0', { migrations: [{ name: '001-a.sql', sha256: sha('m'), x: 1 }] })] }), '/releases/0/migrations/0 must NOT have additional properties'],
+        [index({ releases: [release('1.2.0', { labels: { backup: 1 } })] }), '/releases/0/labels/backup must be string'],
+      ];
+      for (const [o, why] of more) {
+        const b = bytesOf(o);
+        expect(refused(() => verifyIndex(b, sig(b, vendor.privateKey), keys(), { now: NOW })).message, why).to.contain(why);
+      }
+      // and a feed that uses every optional field is accepted
+      const rich = index({ releases: [
+        release('1.3.0-beta.1', { channel: 'beta', labels: { backup: 'Datensicherung' }, requires: { kasse: '2.0.0' } }),
+        release('2.0.0', { component: 'kasse', migrations: [{ name: '001-receipts.sql', sha256: sha('a') }, { name: '002-tse.sql', sha256: sha('b') }] }),
+        release('1.2.0', { component: 'kassenwart', changes: {} }),
+      ] });
+      expect(ok(rich).index).to.deep.equal(rich);
       // all errors at once, separated by "; "
       const both = bytesOf(index({ format: 2, product: 'x' }));
       expect(refused(() => verifyIndex(both, sig(both, vendor.privateKey), keys(), { now: NOW })).message).to.contain('constant; /product');
@@ -175,6 +205,8 @@ describe('update: the signed feed (feed.ts, in-process, real Ed25519 keys)', () 
       expect(changeLines({ usb: ['u'], kassenwart: ['k1', 'k2'], backup: ['b'], zeta: ['z'], cloud: ['c'] }, { zeta: 'Zeta-Modul' })).to.deep.equal([
         'Kassenwart: k1', 'Kassenwart: k2', 'Datensicherung: b', 'Cloud-Kasse: c', 'USB-Stick: u', 'Zeta-Modul: z']);
       expect(changeLines({ 'remote-support': ['r'], kasse: ['x'], update: ['up'], other: ['o'] })).to.deep.equal(['Kassensoftware: x', 'other: o', 'Fernwartung: r', 'Updates: up']);
+      expect(changeLines({ backup: ['b'], kasse: ['x'], alpha: ['a'] })).to.deep.equal(['Kassensoftware: x', 'alpha: a', 'Datensicherung: b']);
+      expect(formatDate('2026-01-05T12:00:00Z')).to.equal('05.01.2026');
       expect(formatDate('2026-11-29T07:00:00Z')).to.equal('29.11.2026');
       expect(formatDate('2026-11-29T07:00:00Z', true)).to.match(/^29\.11\.2026, \d\d:00$/);
       expect(formatDate('kein Datum')).to.equal('kein Datum');
