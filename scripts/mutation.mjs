@@ -7,6 +7,7 @@
 //   npm run mutation -- usb-writer ftp-tls    only these modules
 //   npm run mutation -- --list            the modules and what they mutate
 //   npm run mutation -- --survivors NAME  the mutants the last run of NAME left alive
+//   npm run mutation -- --concurrency 2 NAME   two test runners (default 1: the machine is shared)
 //
 // Reports: reports/mutation/<module>/index.html (+ mutation.json); a summary table at the end, and
 // reports/mutation/summary.json. Exit code 1 when a module scores below its threshold (default 80 %).
@@ -154,6 +155,9 @@ if (args.includes('--survivors')) {
   process.exit(0);
 }
 const smoke = args.includes('--smoke');
+const ci = args.indexOf('--concurrency');
+const concurrency = ci >= 0 ? Number(args.splice(ci, 2)[1]) : undefined;
+if (concurrency !== undefined && !(concurrency >= 1 && concurrency <= 2)) { console.error('--concurrency: 1 or 2'); process.exit(2); }
 const named = args.filter((a) => !a.startsWith('--'));
 for (const n of named) if (!MODULES[n]) { console.error(`Unknown module ${n}; known: ${Object.keys(MODULES).join(', ')}`); process.exit(2); }
 const selected = smoke ? ['ftp-names'] : named.length ? named : Object.keys(MODULES);
@@ -194,6 +198,7 @@ for (const name of selected) {
   const options = {
     ...base,
     mutate: m.mutate(),
+    ...(concurrency ? { concurrency } : {}),
     mochaOptions: { ...base.mochaOptions, spec: m.spec, ...(m.grep ? { grep: m.grep } : {}) },
     // a mutant that makes a promise never settle costs net time × timeoutFactor + timeoutMS: short for unit modules
     ...(m.timeoutMS ? { timeoutMS: m.timeoutMS } : {}),
