@@ -125,8 +125,20 @@ const MODULES = {
   },
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
-    mutate: () => ['plugins/backup/dist/src/ftp/connection.js', 'plugins/backup/dist/src/ftp/settings.js'],
-    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-data-pin.test.js', 'test/backup/dist/ftp.test.js'],
+    // the trust decisions only: CAs, TLS options, fingerprints (control and data connections), what counts as a TLS
+    // error, the certificate probe; the fingerprint and CA settings. (Reply sniffing and phases: error wording.)
+    mutate: () => {
+      const C = 'plugins/backup/dist/src/ftp/connection.js';
+      const S = 'plugins/backup/dist/src/ftp/settings.js';
+      return [
+        between(C, 'let systemCaCache', 'function mark('),
+        between(C, 'const checkPin = (socket)', "ftp.socket.prependListener('data', sniff)"),
+        between(C, 'export function isTlsError', null),
+        between(S, 'export function normalizeFingerprint', 'export function readFtpSettings'),
+        between(S, "const fp = str(view.get('ftpFingerprint'))", null),
+      ];
+    },
+    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-tls-units.test.js', 'test/backup/dist/ftp-data-pin.test.js', 'test/backup/dist/ftp.test.js'],
     // only the tests that reach the trust decisions: not the target's retry, resume, permission and retention
     // tests (minutes per mutant, and a runner Stryker kills on a timeout would leave the disk-full tmpfs mounted)
     grep: '^(?!.*(server killed mid-upload|server stopped mid-upload|disk full on the server|cancel through the AbortSignal|against an implicit-only server|retries a refused connection|unknown server name|missing write permission|never renames an upload|keeps the newest ftpKeep|sending the same backup again|availability))',
