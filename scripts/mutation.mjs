@@ -120,7 +120,7 @@ const MODULES = {
       between('plugins/cloud/dist/src/settings.js', 'export function splitRecipients', 'export function slug'),
       between('plugins/cloud/dist/src/settings.js', 'export function missingSettings', null),
     ],
-    spec: ['test/cloud/dist/verify-units.test.js'],
+    spec: ['test/cloud/dist/rules-units.test.js', 'test/cloud/dist/verify-units.test.js'],
     timeoutMS: 10_000,
   },
   'ftp-tls': {
