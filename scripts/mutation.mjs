@@ -125,15 +125,17 @@ const MODULES = {
   },
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
-    // the trust decisions only: CAs, TLS options, fingerprints (control and data connections), what counts as a TLS
-    // error, the certificate probe; the fingerprint and CA settings. (Reply sniffing and phases: error wording.)
+    // the trust decisions only: CAs, TLS options, the TLS upgrade, fingerprints (control and data connections), what
+    // counts as a TLS error; the fingerprint and CA settings. Not: reply sniffing, which phase a connect failure is
+    // reported in, and probeFingerprint (it only shows the fingerprint in a message): error wording.
     mutate: () => {
       const C = 'plugins/backup/dist/src/ftp/connection.js';
       const S = 'plugins/backup/dist/src/ftp/settings.js';
       return [
         between(C, 'let systemCaCache', 'function mark('),
-        between(C, 'const checkPin = (socket)', "ftp.socket.prependListener('data', sniff)"),
-        between(C, 'export function isTlsError', null),
+        between(C, 'const checkPin = (socket)', 'try {'),
+        between(C, "if (s.tls === 'explicit')", "ftp.socket.prependListener('data', sniff)"),
+        between(C, 'export function isTlsError', 'export async function probeFingerprint'),
         between(S, 'export function normalizeFingerprint', 'export function readFtpSettings'),
         between(S, "const fp = str(view.get('ftpFingerprint'))", null),
       ];

@@ -15,6 +15,14 @@ import { makeCa, makeServerCert } from '../../support/dist/certs.js';
 
 const view = (v: Record<string, unknown>) => ({ get: <T>(k: string) => v[k] as T });
 const complete = { ftpEnabled: true, ftpHost: 'ftp.example', ftpUser: 'salon17', ftpPassword: 'geheim' };
+/**
+ * A fresh instance of connection.js: it caches the system CA list per process, so each CA test imports its own
+ * copy (otherwise the first test's list would be the one every later test sees).
+ */
+let fresh = 0;
+const freshTlsOptionsFor = async (s: FtpSettings) =>
+  ((await import(`../../../plugins/backup/dist/src/ftp/connection.js?fresh=${fresh++}`)) as { tlsOptionsFor: typeof tlsOptionsFor }).tlsOptionsFor(s);
+
 const base = { host: 'ftp.example', port: 21, tls: 'explicit', user: 'u', password: 'p', keep: 14, remoteDir: '', timeoutMs: 1000 } as unknown as FtpSettings;
 
 describe('backup FTP target: trust rules (in-process, real TLS server)', function () {
@@ -35,8 +43,8 @@ describe('backup FTP target: trust rules (in-process, real TLS server)', functio
     expect(tlsOptionsFor({ ...base, fingerprint: fp, caCert: ca.certPem })).to.deep.equal({ host: 'ftp.example', rejectUnauthorized: false });
   });
 
-  it('a CA certificate: the system CAs plus that one, chain and name checked', () => {
-    const o = tlsOptionsFor({ ...base, caCert: ca.certPem });
+  it('a CA certificate: the system CAs plus that one, chain and name checked', async () => {
+    const o = await freshTlsOptionsFor({ ...base, caCert: ca.certPem });
     expect(Object.keys(o).sort()).to.deep.equal(['ca', 'host']);
     expect(o.host).to.equal('ftp.example');
     const list = o.ca as string[];
@@ -45,14 +53,18 @@ describe('backup FTP target: trust rules (in-process, real TLS server)', functio
     expect(o).to.not.have.property('rejectUnauthorized');
   });
 
-  it("nothing set: Node's CAs and the system bundle (where an installation adds its own CAs)", () => {
-    const o = tlsOptionsFor(base);
+  it("nothing set: Node's CAs and the system bundle (where an installation adds its own CAs), read once", async () => {
+    const o = await freshTlsOptionsFor(base);
     const list = o.ca as string[];
     expect(o.host).to.equal('ftp.example');
     expect(list.slice(0, rootCertificates.length)).to.deep.equal([...rootCertificates]);
     expect(list).to.have.length(rootCertificates.length + 1);
     expect(list.at(-1)).to.equal(readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8'));
     expect(list).to.not.include(ca.certPem);
+    // the same instance gives the same list again (read once per process), and a CA setting does not change it
+    const { tlsOptionsFor: again } = (await import(`../../../plugins/backup/dist/src/ftp/connection.js?fresh=${fresh - 1}`)) as { tlsOptionsFor: typeof tlsOptionsFor };
+    again({ ...base, caCert: ca.certPem });
+    expect(again(base).ca).to.deep.equal(list);
   });
 
   it('peerFingerprint: the SHA-256 of the certificate the server showed, as openssl prints it', async () => {
@@ -98,7 +110,7 @@ describe('backup FTP target: trust rules (in-process, real TLS server)', functio
     for (const v of [want, want.toLowerCase(), want.replace(/:/g, ''), want.replace(/:/g, ' '), `sha256:${want}`, `SHA256:${want}`, ` ${want} `]) {
       expect(normalizeFingerprint(v), v).to.equal(want);
     }
-    for (const v of [want.slice(0, -1), `${want}:AB`, want.replace(/^../, 'GG'), '', 'sha1:' + want, `x${want}`]) {
+    for (const v of [want.slice(0, -1), `${want}:AB`, want.replace(/^../, 'GG'), '', 'sha1:' + want, `x${want}`, `xsha256:${want}`]) {
       expect(normalizeFingerprint(v), v).to.equal(undefined);
     }
     const r = readFtpSettings(view({ ...complete, ftpFingerprint: ` ${want.toLowerCase()} ` }));
