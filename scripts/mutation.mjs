@@ -7,10 +7,12 @@
 //   npm run mutation -- usb-writer ftp-tls    only these modules
 //   npm run mutation -- --list            the modules and what they mutate
 //   npm run mutation -- --survivors NAME  the mutants the last run of NAME left alive
+//   npm run mutation -- --concurrency 2 NAME   two test runners (default 1: the machine is shared)
 //
 // Reports: reports/mutation/<module>/index.html (+ mutation.json); a summary table at the end, and
 // reports/mutation/summary.json. Exit code 1 when a module scores below its threshold (default 80 %).
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
@@ -48,12 +50,13 @@ const MODULES = {
       'test/ui', 'test/update', 'test/usb', 'test/remote-support', 'test/examples', 'test/host'],
     mutate: () => ['plugins/backup/dist/src/ftp/names.js'],
     spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-names.test.js'],
+    timeoutMS: 10_000,
   },
   'host-access': {
     what: 'access control and CSRF: session/CSRF/role middleware, role of each route, per-setting and per-action roles, plugin routes',
     mutate: () => [
       between(SERVER, 'const route = (method, path, role, handler)', '// ---- errors'),
-      between(SERVER, '// ---- session, CSRF and authorization', 'app.use(bodyParser'),
+      between(SERVER, '// ---- session, CSRF and authorization', 'app.use(jsonBody())'),
       between(SERVER, '// ---- plugins', '// ---- actions and jobs'),
       between(SERVER, "route('post', '/api/actions/:id'", "route('get', '/api/jobs'"),
       between(SERVER, "route('post', '/api/jobs/:id/cancel'", "route('get', '/api/jobs/:id/events'"),
@@ -65,17 +68,26 @@ const MODULES = {
   'host-auth': {
     what: 'users, sessions, passwords, login lockout',
     mutate: () => ['host/dist/auth/users.js', 'host/dist/auth/rate-limit.js', 'host/dist/auth/passwords.js'],
-    spec: ['test/host/dist/auth-units.test.js'],
+    spec: ['test/host/dist/auth-units.test.js', 'test/host/dist/rate-limit-units.test.js'],
+    timeoutMS: 10_000,
+  },
+  'host-http': {
+    what: 'HTTP hardening: one canonical spelling of API paths, strict JSON bodies, forwarding headers only from a trusted proxy',
+    mutate: () => ['host/dist/http/canonical.js', 'host/dist/http/body.js', 'host/dist/http/proxy.js'],
+    spec: ['test/host/dist/http-units.test.js'],
+    timeoutMS: 10_000,
   },
   'host-settings': {
     what: 'settings validation (ajv, German messages, roles, secrets sealed)',
     mutate: () => ['host/dist/settings/registry.js'],
     spec: ['test/host/dist/settings-units.test.js'],
+    timeoutMS: 10_000,
   },
   'host-manifest': {
     what: 'plugin manifest loading (schema, semantic checks, paths)',
     mutate: () => ['host/dist/plugins/manifest.js'],
     spec: ['test/host/dist/manifest-units.test.js'],
+    timeoutMS: 10_000,
   },
   'backup-verify': {
     what: 'backup verification and restore',
@@ -83,22 +95,55 @@ const MODULES = {
       'plugins/backup/dist/src/verify.js',
       between('plugins/backup/dist/src/service.js', 'async restore(job)', 'async assertPosClosed('),
     ],
-    spec: ['test/backup/dist/units.test.js', 'test/backup/dist/restore-swap.test.js', 'test/backup/dist/create.test.js'],
+    // fast in-process specs first: Stryker stops a mutant's run at its first failing test
+    spec: ['test/backup/dist/verify-units.test.js', 'test/backup/dist/units.test.js', 'test/backup/dist/restore-swap.test.js', 'test/backup/dist/create.test.js'],
+    // of create.test only its "restore (service, real files)" part: the backup-creation tests (a register
+    // stand-in committing while the snapshot runs) cover the pipeline, not these checks, and take minutes per run
+    grep: '^backup: (verifying|building blocks|restore)',
   },
   'update-signature': {
-    what: 'update feed signature (Ed25519) and hash checks',
-    mutate: () => ['plugins/update/dist/src/feed.js', between('plugins/update/dist/src/download.js', 'async function hashFile(', null)],
-    spec: ['test/update/dist/release.test.js', 'test/update/dist/updater.test.js'],
+    what: 'update feed signature (Ed25519), schema, expiry, anti-rollback; package download size and SHA-256 checks',
+    mutate: () => ['plugins/update/dist/src/feed.js', 'plugins/update/dist/src/download.js'],
+    spec: ['test/update/dist/feed-units.test.js', 'test/update/dist/download-units.test.js'],
+    timeoutMS: 10_000,
   },
   'usb-writer': {
     what: 'the USB writer (verified copy, space, retention, FAT32 limits)',
     mutate: () => ['plugins/usb/dist/src/writer.js'],
     spec: ['test/usb/dist/writer.test.js', 'test/usb/dist/writer-edges.test.js', 'test/usb/dist/readback.test.js', 'test/usb/dist/policy.test.js'],
   },
+  'cloud-verify': {
+    what: 'cloud copies: age recipients are public keys only, a copy counts as sent only when size, SHA-256 and Content-MD5/ETag match, retention keeps the newest verified copy',
+    mutate: () => [
+      'plugins/cloud/dist/src/upload.js', 'plugins/cloud/dist/src/retention.js',
+      between('plugins/cloud/dist/src/s3.js', 'export function createClient', null),
+      between('plugins/cloud/dist/src/settings.js', 'export function splitRecipients', 'export function slug'),
+      between('plugins/cloud/dist/src/settings.js', 'export function missingSettings', null),
+    ],
+    spec: ['test/cloud/dist/rules-units.test.js', 'test/cloud/dist/verify-units.test.js'],
+    timeoutMS: 10_000,
+  },
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
-    mutate: () => ['plugins/backup/dist/src/ftp/connection.js', 'plugins/backup/dist/src/ftp/settings.js'],
-    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-data-pin.test.js', 'test/backup/dist/ftp.test.js'],
+    // the trust decisions only: CAs, TLS options, the TLS upgrade, fingerprints (control and data connections), what
+    // counts as a TLS error; the fingerprint and CA settings. Not: reply sniffing, which phase a connect failure is
+    // reported in, and probeFingerprint (it only shows the fingerprint in a message): error wording.
+    mutate: () => {
+      const C = 'plugins/backup/dist/src/ftp/connection.js';
+      const S = 'plugins/backup/dist/src/ftp/settings.js';
+      return [
+        between(C, 'let systemCaCache', 'function mark('),
+        between(C, 'const checkPin = (socket)', 'try {'),
+        between(C, "if (s.tls === 'explicit')", "ftp.socket.prependListener('data', sniff)"),
+        between(C, 'export function isTlsError', 'export async function probeFingerprint'),
+        between(S, 'export function normalizeFingerprint', 'export function readFtpSettings'),
+        between(S, "const fp = str(view.get('ftpFingerprint'))", null),
+      ];
+    },
+    spec: ['test/backup/dist/ftp-units.test.js', 'test/backup/dist/ftp-tls-units.test.js', 'test/backup/dist/ftp-data-pin.test.js', 'test/backup/dist/ftp.test.js'],
+    // only the tests that reach the trust decisions: not the target's retry, resume, permission and retention
+    // tests (minutes per mutant, and a runner Stryker kills on a timeout would leave the disk-full tmpfs mounted)
+    grep: '^(?!.*(server killed mid-upload|server stopped mid-upload|disk full on the server|cancel through the AbortSignal|against an implicit-only server|retries a refused connection|unknown server name|missing write permission|never renames an upload|keeps the newest ftpKeep|sending the same backup again|availability))',
   },
 };
 
@@ -124,6 +169,9 @@ if (args.includes('--survivors')) {
   process.exit(0);
 }
 const smoke = args.includes('--smoke');
+const ci = args.indexOf('--concurrency');
+const concurrency = ci >= 0 ? Number(args.splice(ci, 2)[1]) : undefined;
+if (concurrency !== undefined && !(concurrency >= 1 && concurrency <= 2)) { console.error('--concurrency: 1 or 2'); process.exit(2); }
 const named = args.filter((a) => !a.startsWith('--'));
 for (const n of named) if (!MODULES[n]) { console.error(`Unknown module ${n}; known: ${Object.keys(MODULES).join(', ')}`); process.exit(2); }
 const selected = smoke ? ['ftp-names'] : named.length ? named : Object.keys(MODULES);
@@ -164,7 +212,10 @@ for (const name of selected) {
   const options = {
     ...base,
     mutate: m.mutate(),
-    mochaOptions: { ...base.mochaOptions, spec: m.spec },
+    ...(concurrency ? { concurrency } : {}),
+    mochaOptions: { ...base.mochaOptions, spec: m.spec, ...(m.grep ? { grep: m.grep } : {}) },
+    // a mutant that makes a promise never settle costs net time × timeoutFactor + timeoutMS: short for unit modules
+    ...(m.timeoutMS ? { timeoutMS: m.timeoutMS } : {}),
     ...(m.sandboxSkip ? { ignorePatterns: [...base.ignorePatterns, ...m.sandboxSkip.map((p) => '/' + p)] } : {}),
     htmlReporter: { fileName: join('reports', 'mutation', name, 'index.html') },
     jsonReporter: { fileName: join('reports', 'mutation', name, 'mutation.json') },
@@ -183,14 +234,18 @@ for (const name of selected) {
     failed = true;
     continue;
   }
-  const s = { ...score(results), minutes: Math.round((Date.now() - started) / 6000) / 10 };
+  // the machine's load (1-minute average) at the end of the run: the minutes mean little without it
+  const s = { ...score(results), minutes: Math.round((Date.now() - started) / 6000) / 10, load: Math.round(loadavg()[0] * 10) / 10, at: new Date().toISOString() };
   summary[name] = s;
   if (s.score < threshold) failed = true;
   console.log(`=== ${name}: ${s.score} % (${s.killed} killed, ${s.timeout} timeout, ${s.survived} survived, ${s.noCoverage} no coverage) in ${s.minutes} min`);
 }
 
 mkdirSync(join(ROOT, 'reports', 'mutation'), { recursive: true });
-writeFileSync(join(ROOT, 'reports', 'mutation', smoke ? 'summary-smoke.json' : 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+// modules run one at a time add up in one summary (a module's entry is replaced by its newest run)
+const summaryFile = join(ROOT, 'reports', 'mutation', smoke ? 'summary-smoke.json' : 'summary.json');
+const earlier = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : {};
+writeFileSync(summaryFile, JSON.stringify({ ...earlier, ...summary }, null, 2) + '\n');
 console.log('\nmodule             score   killed timeout survived nocov  minutes');
 for (const [name, s] of Object.entries(summary)) {
   if (s.error) { console.log(`${name.padEnd(18)} ERROR   ${s.error}`); continue; }

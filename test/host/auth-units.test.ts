@@ -123,6 +123,14 @@ describe('auth: roles, passwords, users and sessions (real state database)', fun
     expect((await audit.list()).map((a) => a.event).slice(0, 2)).to.deep.equal(['user.remove', 'user.passwd']);
   });
 
+  it('a removed user\'s sessions stay dead when a user of the same name is added again', async () => {
+    await users.add('chef', 'technician', PW, 'setup');
+    const old = await users.createSession({ name: 'chef', role: 'technician' });
+    await users.remove('chef', 'setup');
+    await users.add('chef', 'operator', 'Ein-anderes-Passwort', 'setup');
+    expect(await users.session(old.id)).to.equal(undefined);
+  });
+
   it('refuses an expired session and clears expired ones when a new one starts', async () => {
     await users.add('chef', 'technician', PW, 'setup');
     const s = await users.createSession({ name: 'chef', role: 'technician' });
@@ -147,5 +155,5 @@ describe('auth: roles, passwords, users and sessions (real state database)', fun
   });
 });
 
-// The lock-out (LoginLimiter: counted before the password check, per user and per client) is tested over HTTP
-// in adversarial.test.ts and proxy.test.ts.
+// The lock-out (LoginLimiter: counted before the password check, per user and per client): in-process in
+// rate-limit-units.test.ts, over HTTP in adversarial.test.ts and proxy.test.ts.

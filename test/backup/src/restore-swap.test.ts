@@ -61,6 +61,21 @@ describe('backup: restore refuses a swapped but valid backup (manifest checksums
   });
   after(async () => { if (dir) await removeDir(dir); });
 
+  it('refuses a restore without a name, with a name that is no backup name, and with an unknown one, in German; the database stays', async () => {
+    const before = await readFile(pos);
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{}, 'backup.restore-name', 'Bitte eine Sicherung auswählen (Parameter „name“, z. B. kasse-2026-11-29_07-00-00.sqlite.gz).'],
+      [{ name: '../pos/kasse.sqlite' }, 'backup.restore-name', 'Bitte eine Sicherung auswählen (Parameter „name“, z. B. kasse-2026-11-29_07-00-00.sqlite.gz).'],
+      [{ name: 'kasse-2020-01-01_07-00-00.sqlite.gz' }, 'backup.restore-missing', 'Die Sicherung kasse-2020-01-01_07-00-00.sqlite.gz wurde im Sicherungsordner nicht gefunden.'],
+    ];
+    for (const [params, code, message] of cases) {
+      let err: any;
+      try { await service.restore(testJob(params)); } catch (e) { err = e; }
+      expect([err?.name, err?.code, err?.message], JSON.stringify(params)).to.deep.equal(['UserError', code, message]);
+    }
+    expect((await readFile(pos)).equals(before)).to.equal(true);
+  });
+
   it('refuses a same-size swap that passes gunzip, integrity check, row counts and size: only the checksum can tell', async () => {
     const otherRaw = gunzipSync(await readFile(other.path));
     const swapped = padGzip(gzipSync(otherRaw, { level: 9 }), manifest.size);
