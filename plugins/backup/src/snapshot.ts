@@ -15,14 +15,15 @@
  * with `check`, runs its SQLite checks (check.ts), and the written .gz is read back and gunzipped as it grows
  * (verify.ts).
  */
-import { constants as fsConstants, statSync } from 'node:fs';
-import { copyFile, open, rm, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError, throwIfAborted } from 'kassenwart/sdk';
 import { gzipParallel, type GzipResult } from './gzip.js';
 import { journalActiveSync, readHeader, sideFiles, type SqliteHeader } from './sqlite-file.js';
 import { acquireWriteLock } from './sqlite-lock.js';
+import { copyDatabaseFile } from './file-copy.js';
 import { onlineBackup } from './online-backup.js';
 import { TMP_PREFIX } from './store.js';
 import { startSnapshotCheck } from './check.js';
@@ -194,7 +195,7 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
         const before = await fileState(dbPath);
         let reason = tornReason(before, before);
         if (!reason) {
-          await copyFile(dbPath, snapPath, fsConstants.COPYFILE_FICLONE);
+          await copyDatabaseFile(dbPath, snapPath, opts.signal);
           reason = tornReason(before, await fileState(dbPath));
           if (!reason) return await done('copy', 0, before);
           await rm(snapPath, { force: true }); // not inside the locked copy below: freeing 250 MB of pages takes time
@@ -213,10 +214,10 @@ export async function snapshotToGzip(dbPath: string, outPath: string, opts: Snap
     let journal: boolean;
     try {
       // Synchronous stat and journal check (microseconds; no thread-pool round trips inside the lock), then the
-      // kernel copy (copy_file_range, as `cp` does; no fsync: the snapshot is a private file, fsynced never).
+      // kernel copy (`cp` itself, file-copy.ts; no fsync: the snapshot is a private file, fsynced never).
       st = statSync(dbPath, { bigint: true });
       journal = journalActiveSync(dbPath);
-      await copyFile(dbPath, snapPath, fsConstants.COPYFILE_FICLONE);
+      await copyDatabaseFile(dbPath, snapPath, opts.signal);
     } finally {
       pauseMs = lock.release();
     }
