@@ -21,6 +21,9 @@ import { uploadCopy, PART_SIZE, listOrphans, abortOrphans } from '../../../plugi
 import { createClient, multipartEtag, objectLockEnabled } from '../../../plugins/cloud/dist/src/s3.js';
 import type { CloudSettings } from '../../../plugins/cloud/dist/src/settings.js';
 
+/** S3's error code (HTTP 501) for a feature or request a store does not support. */
+const S3_FEATURE_MISSING = 'NotImplemented';
+
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -82,7 +85,9 @@ class StandInS3 {
     };
     if (m === 'GET' && q.has('object-lock')) {
       const l = this.lies.lock ?? 'none';
-      if (typeof l === 'number') return this.error(l, l === 403 ? 'AccessDenied' : 'NotImplemented');
+      // A store that refuses (403) or has no Object Lock at all: S3's own error codes for both ("NotImplemented",
+      // HTTP 501, is what S3-compatible stores without the feature answer).
+      if (typeof l === 'number') return this.error(l, l === 403 ? 'AccessDenied' : S3_FEATURE_MISSING);
       if (l === 'none') return this.error(404, 'ObjectLockConfigurationNotFoundError');
       return [200, { 'content-type': 'application/xml' }, `<?xml version="1.0" encoding="UTF-8"?><ObjectLockConfiguration><ObjectLockEnabled>${l}</ObjectLockEnabled></ObjectLockConfiguration>`];
     }
@@ -151,7 +156,8 @@ class StandInS3 {
       }, ''];
     }
     if (m === 'DELETE') { this.objects.delete(key); return [204, {}, '']; }
-    return this.error(400, 'NotImplemented');
+    // Any request the product is not expected to make fails loudly, with S3's code for an unsupported request.
+    return this.error(501, S3_FEATURE_MISSING);
   }
 }
 

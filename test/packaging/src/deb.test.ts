@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../support/dist/net.js';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, removeDir } from '#support/tmp.js';
@@ -20,14 +20,6 @@ const USER = 'kassenwart';
 function sh(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): { code: number; out: string; err: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28, ...opts });
   return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
-  });
 }
 
 /** Key=value lines of a systemd EnvironmentFile. */

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './net.js';
 import { join } from 'node:path';
 import { tempDir, removeDir } from './tmp.js';
 
@@ -38,17 +38,6 @@ export interface CephS3 {
 
 const live = new Set<() => void>();
 process.once('exit', () => { for (const f of live) f(); });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function run(cmd: string, args: string[], timeout = 60_000): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout });

@@ -15,6 +15,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
+import { freePort } from './net.js';
 import { join } from 'node:path';
 import { tempDir } from './tmp.js';
 
@@ -147,18 +148,6 @@ function cleanupSync(inst: Instance): void {
   if (inst.mounted) spawnSync('umount', ['-l', inst.home], { stdio: 'ignore' });
   spawnSync('rm', ['-rf', '--one-file-system', inst.work], { stdio: 'ignore' });
   running.delete(inst);
-}
-
-/** A TCP port that is free right now on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function portIsFree(port: number): Promise<boolean> {

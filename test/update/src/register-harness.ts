@@ -7,7 +7,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+export { freePort } from '../../support/dist/net.js';
+import { freePort } from '../../support/dist/net.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
@@ -93,13 +94,6 @@ export async function publishKasse(keyFile: string, feed: string, tree: string, 
   } catch (e) {
     return { status: 1, stdout: '', stderr: (e as Error).message };
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-  });
 }
 
 export function sha256(bytes: Buffer): string { return createHash('sha256').update(bytes).digest('hex'); }

@@ -1,18 +1,11 @@
 /** Runs the real `kassenwart start` supervisor of this repository on 127.0.0.1 against a data folder. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+export { freePort } from '../../support/dist/net.js';
+import { freePort } from '../../support/dist/net.js';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { KASSENWART_BIN } from 'kassenwart/sdk/testing';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const a = s.address() as { port: number }; s.close(() => resolve(a.port)); });
-  });
-}
 
 export interface Supervisor {
   proc: ChildProcess;
