@@ -29,6 +29,8 @@ const BAD: [string, Record<string, unknown> | string, RegExp][] = [
   ['settings-bad-default', manifest('settings-bad-default', { contributes: { settings: { type: 'object', properties: { n: { type: 'integer', default: 'viele' } } } } }), /Vorgabewert passt nicht/],
   ['dependency-bad-range', manifest('dependency-bad-range', { dependencies: { other: 'latest!' } }), /kein gültiger Versionsbereich/],
   ['self-dependency', manifest('self-dependency', { dependencies: { 'self-dependency': '^1.0.0' } }), /von sich selbst abhängen/],
+  ['audit-name-not-text', manifest('audit-name-not-text', { contributes: { auditEvents: { 'password.reveal': 42 } } }), /auditEvents/],
+  ['audit-bad-event-key', manifest('audit-bad-event-key', { contributes: { auditEvents: { 'Passwort zeigen!': 'Passwort angezeigt' } } }), /auditEvents/],
   ['actions-not-array', manifest('actions-not-array', { contributes: { actions: { id: 'x' } } }), /actions/],
 ];
 
