@@ -8,6 +8,11 @@ import type { Kernel } from '../kernel.js';
 
 export const SESSION_COOKIE = 'kw_session';
 
+/** What `GET /api/auth/session` answers, and what the UI page carries as its boot data. */
+export function sessionInfo(s: { user: unknown; csrf?: string; expiresAt?: unknown } | undefined, setupRequired: boolean) {
+  return { setupRequired, user: s?.user ?? null, csrfToken: s?.csrf, expiresAt: s?.expiresAt, version: HOST_VERSION };
+}
+
 type AuthCtx = Koa.ParameterizedContext<{ session?: { user: User; csrf: string; expiresAt: string }; sessionId?: string }> & { request: { body?: unknown } };
 type RouteFn = (method: 'get' | 'post', path: string, role: Role | 'public', handler: (ctx: AuthCtx, user: User | undefined) => Promise<void> | void) => void;
 
@@ -54,8 +59,7 @@ export function authRoutes(route: RouteFn, k: Kernel): { flush: () => Promise<vo
 
   route('get', '/api/health', 'public', (ctx) => { ctx.body = { ok: true, version: HOST_VERSION }; });
   route('get', '/api/auth/session', 'public', async (ctx) => {
-    const s = ctx.state.session;
-    ctx.body = { setupRequired: !(await k.users.hasTechnician()), user: s?.user ?? null, csrfToken: s?.csrf, expiresAt: s?.expiresAt, version: HOST_VERSION };
+    ctx.body = sessionInfo(ctx.state.session, !(await k.users.hasTechnician()));
   });
 
   route('post', '/api/auth/setup', 'public', async (ctx) => {

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { UserError, isUserError, type Role } from 'kassenwart/sdk';
 import { allows, type Session, type User } from '../auth/users.js';
 import { createLogger } from '../log.js';
-import { HOST_VERSION, PACKAGE_ROOT } from '../version.js';
+import { PACKAGE_ROOT } from '../version.js';
 import { renderPage, uiBundle } from './ui-page.js';
 import type { Kernel } from '../kernel.js';
 import { isLocalRequest } from './local.js';
-import { authRoutes, SESSION_COOKIE } from './auth-routes.js';
+import { authRoutes, SESSION_COOKIE, sessionInfo } from './auth-routes.js';
 import { jsonBody } from './body.js';
 import { isCanonicalApiPath, namesApi, rawPath } from './canonical.js';
 import { trustedProxy } from './proxy.js';
@@ -266,12 +266,10 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
     const strip = (j: { log?: unknown }) => { const { log: _log, ...rest } = j; return rest; };
     const onStarted = (j: { log?: unknown }) => es.send('started', strip(j));
     const onFinished = (j: { log?: unknown }) => es.send('finished', strip(j));
-    const heartbeat = setInterval(() => es.stream.write(': ping\n\n'), 15_000);
     k.jobs.events.on('started', onStarted);
     k.jobs.events.on('finished', onFinished);
     es.stream.write('retry: 3000\n\n');
     ctx.req.on('close', () => {
-      clearInterval(heartbeat);
       k.jobs.events.off('started', onStarted);
       k.jobs.events.off('finished', onFinished);
     });
@@ -289,7 +287,7 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
     if (ok) await k.audit.add(user!.name, 'action.cancel', job.actionId, { job: job.id });
     ctx.body = { cancelled: ok };
   });
-  /** Answers with a server-sent event stream; returns the function that sends one event. */
+  /** Answers with a server-sent event stream (a comment line every 15 s keeps proxies from closing it). */
   const eventStream = (ctx: Ctx) => {
     const stream = new PassThrough();
     ctx.req.socket.setTimeout(0);
@@ -299,6 +297,11 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
     ctx.type = 'text/event-stream';
     ctx.status = 200;
     ctx.body = stream;
+    const heartbeat = setInterval(() => stream.write(': ping\n\n'), 15_000);
+    const stop = () => clearInterval(heartbeat);
+    stream.once('finish', stop);
+    stream.once('close', stop);
+    ctx.req.once('close', stop);
     const send = (event: string, data: unknown) => stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     return { stream, send };
   };
@@ -307,9 +310,7 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
     const { stream, send } = es;
     const onProgress = (p: unknown) => send('progress', p);
     const onLog = (l: unknown) => send('log', l);
-    const heartbeat = setInterval(() => stream.write(': ping\n\n'), 15_000);
     const cleanup = () => {
-      clearInterval(heartbeat);
       live.events.off('progress', onProgress);
       live.events.off('log', onLog);
       live.events.off('done', onDone);
@@ -395,7 +396,7 @@ export function createApp(k: Kernel, options: AppOptions = {}): { app: Koa; rout
       const session = (ctx.state as State).session;
       const setupRequired = !(await k.users.hasTechnician());
       const boot = {
-        session: { setupRequired, user: session?.user ?? null, csrfToken: session?.csrf, expiresAt: session?.expiresAt, version: HOST_VERSION },
+        session: sessionInfo(session, setupRequired),
         ...(session && !setupRequired ? { actions: await actionList(), panels: panelList(session.user.role) } : {}),
       };
       ctx.set('Cache-Control', 'no-store');
