@@ -20,7 +20,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { CancelledError, UserError, fsyncDir, isUserError, writeFileAtomic, type SettingsView } from 'kassenwart/sdk';
+import { CancelledError, UserError, formatBytes, fsyncDir, isUserError, writeFileAtomic, type SettingsView } from 'kassenwart/sdk';
 import type {
   Availability, BackupFile, BackupTarget, SendContext, SendResult, StoredBackup,
 } from 'kassenwart/plugins/backup/api';
@@ -66,11 +66,6 @@ interface Problem {
 }
 
 const toUserError = (p: Problem) => new UserError(p.message, { code: p.code, hint: p.hint });
-
-/** "12,3 MB" */
-function formatMb(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toLocaleString('de-DE', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} MB`;
-}
 
 /** A fresh temporary name in `dir` for `name`. */
 function tempName(dir: string, name: string): string {
@@ -139,7 +134,7 @@ async function checkSpace(dir: string, needed: number): Promise<Problem | undefi
   if (free >= needed) return undefined;
   return {
     code: 'nas-target.space',
-    message: `Im NAS-Ordner ${dir} ist zu wenig Platz: benötigt ${formatMb(needed)}, frei ${formatMb(free)}.`,
+    message: `Im NAS-Ordner ${dir} ist zu wenig Platz: benötigt ${formatBytes(needed)}, frei ${formatBytes(free)}.`,
     hint: 'Bitte nicht benötigte Dateien im NAS-Ordner löschen oder die Anzahl der aufbewahrten Sicherungen verringern.',
   };
 }
@@ -277,7 +272,7 @@ export function createNasTarget(settings: Pick<SettingsView, 'get'>): BackupTarg
       const finalPath = join(dir, file.name);
       const tmp = tempName(dir, file.name);
       try {
-        const copied = await copyWithHash(file.path, tmp, ctx.signal, (done) => ctx.progress(done, `NAS-Ordner: ${formatMb(done)} von ${formatMb(file.size)} kopiert …`));
+        const copied = await copyWithHash(file.path, tmp, ctx.signal, (done) => ctx.progress(done, `NAS-Ordner: ${formatBytes(done)} von ${formatBytes(file.size)} kopiert …`));
         if (copied !== file.sha256.toLowerCase()) {
           throw new UserError('Die lokale Sicherungsdatei hat sich während des Kopierens verändert; im NAS-Ordner wurde nichts gespeichert.', {
             code: 'nas-target.source-changed', hint: 'Bitte zuerst „Datensicherung“ und danach erneut „Backup an FTP“ starten.',
