@@ -96,7 +96,7 @@ const MODULES = {
       between('plugins/backup/dist/src/service.js', 'async restore(job)', 'async assertPosClosed('),
     ],
     // fast in-process specs first: Stryker stops a mutant's run at its first failing test
-    spec: ['test/backup/dist/verify-units.test.js', 'test/backup/dist/units.test.js', 'test/backup/dist/restore-swap.test.js', 'test/backup/dist/create.test.js'],
+    spec: ['test/backup/dist/verify-units.test.js', 'test/backup/dist/readback-units.test.js', 'test/backup/dist/units.test.js', 'test/backup/dist/restore-swap.test.js', 'test/backup/dist/create.test.js'],
     // of create.test only its "restore (service, real files)" part: the backup-creation tests (a register
     // stand-in committing while the snapshot runs) cover the pipeline, not these checks, and take minutes per run
     grep: '^backup: (verifying|building blocks|restore)',

@@ -164,7 +164,8 @@ export function followGzipFile(gzPath: string, signal?: AbortSignal, onRaw?: (ch
     ended.catch(() => {});
     return {
       async run(piece: Buffer, last: boolean): Promise<Buffer[]> {
-        if (last) { gunzip.end(); await ended; } else await new Promise<void>((res, rej) => gunzip.write(piece, (e) => (e ? rej(e) : res())));
+        // a write's callback never comes once the stream failed (a damaged member): the failure ends the wait
+        if (last) { gunzip.end(); await ended; } else await Promise.race([new Promise<void>((res, rej) => gunzip.write(piece, (e) => (e ? rej(e) : res()))), ended]);
         return chunks.splice(0);
       },
     };

@@ -7,6 +7,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readdir, readFile, stat, writeFile, copyFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
@@ -43,6 +45,7 @@ describe('backup: restore refuses a swapped but valid backup (manifest checksums
   let chosen: { name: string; path: string };
   let other: { name: string; path: string };
   let manifest: { size: number; sha256: string; rawSha256: string; rawBytes: number; counts: Record<string, number> };
+  let chosenBytes: Buffer;
 
   before(async () => {
     dir = await tempDir('kw-backup-swap-');
@@ -52,6 +55,7 @@ describe('backup: restore refuses a swapped but valid backup (manifest checksums
     backups = join(dir, 'data', 'backups');
     chosen = (await service.create(testJob())).backup;
     manifest = JSON.parse(await readFile(chosen.path + '.json', 'utf8'));
+    chosenBytes = await readFile(chosen.path);
     // later that day: names change (same length: SQLite's upper() maps ASCII only), no row is added or removed
     const db = new Database(pos);
     db.prepare('UPDATE customers SET last_name=upper(last_name)').run();
@@ -109,5 +113,36 @@ describe('backup: restore refuses a swapped but valid backup (manifest checksums
     expect(err.message).to.equal('Die Sicherungsdatei passt nicht zu ihrem Prüfprotokoll (Größe stimmt nicht): sie wurde verändert oder ausgetauscht.');
     expect((await stat(pos)).mtimeMs).to.equal(before.mtime);
     expect((await readdir(backups)).sort()).to.deep.equal(before.files);
+  });
+
+  it('refuses a backup swapped after it was verified, before it is copied into place: the database stays, no temp file, the safety backup is kept', async () => {
+    // another process puts another day's backup under the chosen name in the moment between the verification
+    // and the copy (here: when the restore announces the replacement, after the safety backup)
+    await writeFile(chosen.path, chosenBytes);
+    const otherBytes = await readFile(other.path);
+    const job = testJob({ name: chosen.name });
+    let swappedAt: string | undefined;
+    const progress = job.progress;
+    job.progress = (p, m) => {
+      progress(p, m);
+      if (m === 'Kassendatenbank wird ersetzt …') { writeFileSync(chosen.path, otherBytes); swappedAt = m; }
+    };
+    const before = { mtime: (await stat(pos)).mtimeMs, tables: await dumpTables(pos), files: (await readdir(backups)).sort() };
+    let err: any;
+    try { await service.restore(job); } catch (e) { err = e; }
+    expect(swappedAt, 'the swap happened in that window').to.equal('Kassendatenbank wird ersetzt …');
+    expect([err?.name, err?.code, err?.message]).to.deep.equal(['UserError', 'backup.verify', 'Die entpackte Sicherung weicht von der geprüften ab.']);
+    expect((await stat(pos)).mtimeMs).to.equal(before.mtime);
+    expect(await dumpTables(pos)).to.deep.equal(before.tables);
+    expect((await readdir(join(dir, 'pos'))).filter((n) => n.startsWith('.tmp-')), 'no temporary copy beside the database').to.deep.equal([]);
+    // the safety backup made before the swap stays (it is a good backup of the current database)
+    const added = (await readdir(backups)).filter((n) => !before.files.includes(n));
+    expect(added.some((n) => /\.sqlite\.gz$/.test(n)), added.join(', ')).to.equal(true);
+
+    // the same restore without the swap goes through, and the database is then the chosen backup's
+    await writeFile(chosen.path, chosenBytes);
+    const ok = await service.restore(testJob({ name: chosen.name }));
+    expect(ok.message).to.match(/^Sicherung kasse-.* wiederhergestellt\./);
+    expect(createHash('sha256').update(await readFile(pos)).digest('hex')).to.equal(manifest.rawSha256);
   });
 });
