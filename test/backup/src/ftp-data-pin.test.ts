@@ -22,6 +22,8 @@ interface Proxy {
   port: number;
   /** Data connections clients opened to the proxy (counted at TCP level, before the TLS handshake). */
   dataConnections: number;
+  /** Data connections whose TLS handshake was complete (not a resumed session): the client saw a certificate. */
+  fullHandshakes: number;
   close(): Promise<void>;
 }
 
@@ -38,12 +40,13 @@ async function startProxy(upstreamPort: number, controlCert: CertPair, dataCert:
     s.on('error', () => {});
     return s;
   };
-  const proxy: Proxy = { port: 0, dataConnections: 0, close: async () => {} };
+  const proxy: Proxy = { port: 0, dataConnections: 0, fullHandshakes: 0, close: async () => {} };
 
   /** A one-shot TLS listener that relays one data connection to vsftpd's data port `target`. */
   const dataListener = async (target: number): Promise<number> => {
     const srv = tlsCreateServer({ cert: dataCert.certPem, key: dataCert.keyPem }, (client) => {
       track(client);
+      if (!client.isSessionReused()) proxy.fullHandshakes++;
       const up = track(tlsConnect({ host: '127.0.0.1', port: target, rejectUnauthorized: false }));
       client.pipe(up);
       up.pipe(client);
@@ -131,12 +134,15 @@ describe('backup FTP target: the pinned fingerprint on data connections (real vs
   let work: string;
   let serverCert: CertPair;
   let otherCert: CertPair;
+  let ca: CertPair;
+  let foreignCert: CertPair;
   let proxy: Proxy | undefined;
 
   before(async () => {
-    const ca = makeCa();
+    ca = makeCa();
     serverCert = makeServerCert(ca);
     otherCert = makeServerCert(ca);
+    foreignCert = makeServerCert(makeCa('Fremde CA'));
     server = await startFtpServer({ tlsCert: serverCert });
     work = await tempDir('kw-ftp-datapin-');
   });
@@ -170,6 +176,34 @@ describe('backup FTP target: the pinned fingerprint on data connections (real vs
     expect(proxy.dataConnections).to.be.greaterThan(0);
     // not one byte of the backup reached the server through the foreign data connection
     for (const n of await namesIn(join(server.root, 'other-cert'))) {
+      expect(n.endsWith('.part') ? 'a partial upload' : n, 'left on the server').to.equal('nothing');
+    }
+  });
+
+  // Without a pin the trust anchor is the CA (ftpCaCert): data connections are checked by the TLS chain, not by
+  // a fingerprint. The proxy is another TLS server than vsftpd, so it cannot resume the control connection's
+  // session: every data connection is a full handshake with a certificate.
+  const viaProxyWithCa = (p: Proxy, folder: string) => ({ ...viaProxy(p, folder), ftpFingerprint: '', ftpCaCert: ca.certPem });
+
+  it('with a CA and no pin: a data connection showing another certificate of that CA (full handshake) is accepted', async () => {
+    proxy = await startProxy(server.port, serverCert, otherCert);
+    const file = await makeBackup(work, 512 * 1024, '2026-11-29_09-00-00');
+    const target = createFtpTarget(fakeContext(viaProxyWithCa(proxy, 'ca-trusted')), { retryDelaysMs: [] });
+    await target.send(file, recorder().ctx);
+    expect(await sha256File(join(server.root, 'ca-trusted', file.name))).to.equal(file.sha256);
+    expect(proxy.fullHandshakes, 'data connections with a full handshake').to.be.greaterThan(0);
+  });
+
+  it('with a CA and no pin: a data connection whose certificate another CA signed is refused, nothing stored', async () => {
+    proxy = await startProxy(server.port, serverCert, foreignCert);
+    const file = await makeBackup(work, 512 * 1024, '2026-11-29_10-00-00');
+    const target = createFtpTarget(fakeContext(viaProxyWithCa(proxy, 'foreign-ca')), { retryDelaysMs: [] });
+    const e = await rejection(target.send(file, recorder().ctx));
+    expect(e.name).to.equal('UserError');
+    expect(e.code, e.message).to.equal('ftp.certUnknownCa');
+    expect(e.message).to.include('unbekannten Zertifizierungsstelle');
+    expect(proxy.dataConnections).to.be.greaterThan(0);
+    for (const n of await namesIn(join(server.root, 'foreign-ca'))) {
       expect(n.endsWith('.part') ? 'a partial upload' : n, 'left on the server').to.equal('nothing');
     }
   });
