@@ -46,6 +46,8 @@ const RETRY_MS = Number(process.env.KASSENWART_SCHEDULE_RETRY_MS ?? 2000);
  */
 export class Scheduler {
   private crons: Cron[] = [];
+  /** The schedules whose timers ran since the last start() (none before the first, or after stop()). */
+  private timed = new Set<string>();
   private readonly log: Logger = createLogger('scheduler');
   private unsubscribe?: () => void;
   /** Runs waiting for the lock, by schedule id. */
@@ -135,12 +137,21 @@ export class Scheduler {
     return this.trying;
   }
 
-  /** Starts all timers; catches up missed runs. Call again after settings or enablement changes. */
+  /**
+   * Starts all timers; catches up missed runs. Call again after settings or enablement changes.
+   *
+   * Only a schedule that was not running here until now (the server's first start, its plugin just enabled or
+   * activated, the timers stopped) is checked for a missed run: one that ran on without a break has missed
+   * nothing (a run that fell due waits in `waiting`), so changing its times — say 07:00,21:00 to 07:00,12:00 at
+   * 13:00 — does not start a "missed" 12:00 run.
+   */
   async start(): Promise<void> {
-    this.stop();
+    const running = this.timed;
+    this.stopTimers();
     const last = await this.lastRuns();
     const now = new Date();
     const schedules = this.plugins.schedules();
+    this.timed = new Set(schedules.map((s) => s.id));
     for (const id of this.waiting.keys()) if (!schedules.some((s) => s.id === id)) this.waiting.delete(id); // plugin gone
     for (const s of schedules) {
       const crons = this.cronsOf(s);
@@ -156,7 +167,7 @@ export class Scheduler {
         await this.record(s.id, now); // a new installation starts counting now; nothing to catch up
         continue;
       }
-      if (s.catchUp === false) continue;
+      if (s.catchUp === false || running.has(s.id)) continue;
       const due = crons.some((expr) => {
         try {
           const next = new Cron(expr, { paused: true }).nextRun(new Date(prev));
@@ -177,6 +188,11 @@ export class Scheduler {
 
   /** Stops the timers. Runs waiting for the lock stay listed until `close()` (a restart catches them up). */
   stop(): void {
+    this.stopTimers();
+    this.timed = new Set(); // runs may fall due unseen now: the next start() looks for missed ones
+  }
+
+  private stopTimers(): void {
     for (const c of this.crons) c.stop();
     this.crons = [];
   }

@@ -233,8 +233,14 @@ export class JobRunner {
     return j ? { view: j.view, events: j.events, log: j.log } : undefined;
   }
 
+  /** Resolves with the job's final view once it has ended (at once for a job that is not running). */
   async wait(id: string): Promise<JobView | undefined> {
-    return this.running.get(id)?.done ?? this.get(id);
+    const j = this.running.get(id);
+    if (!j) return this.get(id);
+    // a job is registered before its history row is written, and start() sets `done` only after that write:
+    // until then there is nothing to wait on yet (returning the live view here would say "running" for good)
+    while (!j.done && this.running.get(id) === j) await new Promise((r) => setImmediate(r));
+    return j.done ?? this.get(id);
   }
 
   cancel(id: string): boolean {
