@@ -58,12 +58,13 @@ const MODULES = {
       between(SERVER, 'const route = (method, path, role, handler)', '// ---- errors'),
       between(SERVER, '// ---- session, CSRF and authorization', 'app.use(jsonBody())'),
       between(SERVER, '// ---- plugins', '// ---- actions and jobs'),
-      between(SERVER, "route('post', '/api/actions/:id'", "route('get', '/api/jobs'"),
-      between(SERVER, "route('post', '/api/jobs/:id/cancel'", "route('get', '/api/jobs/:id/events'"),
+      // starting an action: up to its role check (what follows — params, ?follow=1 streaming, audit — is no access decision)
+      between(SERVER, "route('post', '/api/actions/:id'", 'const params ='),
+      between(SERVER, "route('post', '/api/jobs/:id/cancel'", '/** Answers with a server-sent event stream'),
       between(SERVER, "route('get', '/api/audit'", '// ---- static files'),
       between('host/dist/auth/users.js', 'export function allows', '}'),
     ],
-    spec: ['test/host/dist/guarantees.test.js'],
+    spec: ['test/host/dist/guarantees.test.js', 'test/host/dist/guarantees-paths.test.js'],
   },
   'host-auth': {
     what: 'users, sessions, passwords, login lockout',

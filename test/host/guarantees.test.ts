@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { tempDir, removeDir } from '#support/tmp.js';
 import { writePlugin, manifest, pluginCode } from './fixtures.js';
 import { startInProcessHost, type InProcessHost } from './inprocess.js';
+import { login, call, type Session } from './sessions.js';
 
 type Role = 'public' | 'operator' | 'technician';
 type Who = 'anonymous' | 'operator' | 'technician';
@@ -67,24 +68,6 @@ const SEPARATE: Rule[] = [
 
 const RANK: Record<Who, number> = { anonymous: 0, operator: 1, technician: 2 };
 const NEED: Record<Role, number> = { public: 0, operator: 1, technician: 2 };
-
-interface Session { cookie: string; csrf: string }
-
-async function login(url: string, name: string, password: string): Promise<Session> {
-  const r = await fetch(url + '/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
-  if (r.status !== 200) throw new Error(`login ${name}: ${r.status}`);
-  const body = await r.json() as { csrfToken: string };
-  return { cookie: (r.headers.get('set-cookie') ?? '').split(';')[0], csrf: body.csrfToken };
-}
-
-/** A JSON API call in session `s` with its CSRF token. */
-async function call(url: string, s: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { cookie: s.cookie, 'x-csrf-token': s.csrf };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : undefined };
-}
 
 /** Waits until job `id` has finished. */
 async function waitForJob(url: string, s: Session, id: string): Promise<void> {
@@ -164,6 +147,10 @@ describe('host guarantees: an independent role table and CSRF for technician ses
     const known = new Set([...TABLE, ...SEPARATE].map((r) => `${r.method} ${r.pattern}`));
     const missing = served.map((r) => `${r.method} ${r.path}`).filter((k) => !known.has(k));
     expect(missing, 'routes without an expected role in test/host/guarantees.test.ts').to.deep.equal([]);
+    // and the other way round: every route of the table is in the product's list (an empty list proves nothing)
+    const listed = new Set(served.map((r) => `${r.method} ${r.path}`));
+    const unlisted = [...new Set([...TABLE, ...SEPARATE].map((r) => `${r.method} ${r.pattern}`))].filter((k) => !listed.has(k));
+    expect(unlisted, 'routes of the table that /api/routes does not name').to.deep.equal([]);
   });
 
   it('answers each route as the table says, for no session, an operator and a technician', async function () {

@@ -8,12 +8,15 @@
 import { createServer, type Server } from 'node:http';
 import { Kernel } from '#host/kernel.js';
 import { createApp } from '#host/http/server.js';
+import { listenLocal, socketPath } from '#host/http/local.js';
 import { tempDir, removeDir } from '#support/tmp.js';
 
 export interface InProcessHost {
   url: string;
   kernel: Kernel;
   dataDir: string;
+  /** The local control channel's unix socket (`<data>/kassenwart.sock`), when started with `local: true`. */
+  socket?: string;
   close(): Promise<void>;
 }
 
@@ -21,6 +24,8 @@ export async function startInProcessHost(o: {
   pluginDirs: string[];
   enable?: string[];
   users?: { name: string; password: string; role: 'operator' | 'technician' }[];
+  /** Also answer on the local control channel (the CLI's unix socket), as `serve` does. */
+  local?: boolean;
 }): Promise<InProcessHost> {
   // the host's log lines would interleave with mocha's report; restored by close() (mocha runs one file at a time)
   const logLevel = process.env.KASSENWART_LOG;
@@ -30,6 +35,7 @@ export async function startInProcessHost(o: {
   const builtinDir = await tempDir('kw-inproc-builtin-');
   const kernel = await Kernel.open({ dataDir, builtinDir, pluginDirs: o.pluginDirs, serving: true });
   let server: Server | undefined;
+  let localServer: Server | undefined;
   try {
     for (const u of o.users ?? []) await kernel.users.add(u.name, u.role, u.password, 'test');
     for (const id of o.enable ?? []) await kernel.enablePlugin(id, 'test');
@@ -40,7 +46,10 @@ export async function startInProcessHost(o: {
       server!.once('error', reject);
       server!.listen(0, '127.0.0.1', () => resolve());
     });
+    if (o.local) localServer = await listenLocal(dataDir, app.callback());
   } catch (e) {
+    server?.close();
+    localServer?.close();
     await kernel.close();
     await removeDir(dataDir);
     await removeDir(builtinDir);
@@ -52,7 +61,9 @@ export async function startInProcessHost(o: {
     url: `http://127.0.0.1:${port}`,
     kernel,
     dataDir,
+    socket: localServer ? socketPath(dataDir) : undefined,
     async close() {
+      if (localServer) { localServer.closeAllConnections(); await new Promise((r) => localServer!.close(() => r(undefined))); }
       server!.closeAllConnections();
       await new Promise((r) => server!.close(() => r(undefined)));
       await kernel.close();
