@@ -78,6 +78,12 @@ const MODULES = {
     spec: ['test/host/dist/http-units.test.js'],
     timeoutMS: 10_000,
   },
+  'host-schedule': {
+    what: 'forced schedules: a run due while the maintenance lock is held (here or by another process) waits and starts when it is free; lastRun only for runs that started; missed runs caught up once',
+    mutate: () => ['host/dist/scheduler.js'],
+    spec: ['test/host/dist/scheduler-units.test.js'],
+    timeoutMS: 15_000,
+  },
   'host-settings': {
     what: 'settings validation (ajv, German messages, roles, secrets sealed)',
     mutate: () => ['host/dist/settings/registry.js'],
