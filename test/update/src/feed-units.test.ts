@@ -136,6 +136,13 @@ describe('update: the signed feed (feed.ts, in-process, real Ed25519 keys)', () 
         [index({ releases: [release('1.2.0', { migrations: [{ name: '001-a.sql', sha256: 'x' }] })] }), '/releases/0/migrations/0/sha256 must match pattern'],
         [index({ releases: [release('1.2.0', { migrations: [{ name: '001-a.sql', sha256: sha('m'), x: 1 }] })] }), '/releases/0/migrations/0 must NOT have additional properties'],
         [index({ releases: [release('1.2.0', { labels: { backup: 1 } })] }), '/releases/0/labels/backup must be string'],
+        [index({ releases: [release('1.2')] }), '/releases/0/version must NOT have fewer than 5 characters'],
+        // each field a release must name (a package without its checksum or size must never be offered)
+        ...(['version', 'channel', 'date', 'changes', 'url', 'size', 'sha256'] as const).map((k): [unknown, string] => {
+          const r = release('1.2.0') as Record<string, unknown>;
+          delete r[k];
+          return [index({ releases: [r] }), `/releases/0 must have required property '${k}'`];
+        }),
       ];
       for (const [o, why] of more) {
         const b = bytesOf(o);
@@ -206,6 +213,12 @@ describe('update: the signed feed (feed.ts, in-process, real Ed25519 keys)', () 
         'Kassenwart: k1', 'Kassenwart: k2', 'Datensicherung: b', 'Cloud-Kasse: c', 'USB-Stick: u', 'Zeta-Modul: z']);
       expect(changeLines({ 'remote-support': ['r'], kasse: ['x'], update: ['up'], other: ['o'] })).to.deep.equal(['Kassensoftware: x', 'other: o', 'Fernwartung: r', 'Updates: up']);
       expect(changeLines({ backup: ['b'], kasse: ['x'], alpha: ['a'] })).to.deep.equal(['Kassensoftware: x', 'alpha: a', 'Datensicherung: b']);
+      // a note written "backup: …" under Kassenwart names its component by its display name, never by its id;
+      // a prefix that is no known component, its own component, or no "id: text" form stays as written
+      expect(changeLines({ kassenwart: ['backup: schneller', 'zeta: neu', 'kassenwart: doppelt', 'usb:ohne Leerzeichen', 'Hinweis: Backup: x', 'usb: '] }, { zeta: 'Zeta-Modul' })).to.deep.equal([
+        'Datensicherung: schneller', 'Zeta-Modul: neu', 'Kassenwart: kassenwart: doppelt', 'Kassenwart: usb:ohne Leerzeichen', 'Kassenwart: Hinweis: Backup: x', 'Kassenwart: usb: ']);
+      expect(changeLines({ kassenwart: ['remote-support:  zwei Leerzeichen', 'x-backup: nein', 'backup: a\nb'] })).to.deep.equal([
+        'Fernwartung: zwei Leerzeichen', 'Kassenwart: x-backup: nein', 'Kassenwart: backup: a\nb']);
       expect(formatDate('2026-01-05T12:00:00Z')).to.equal('05.01.2026');
       expect(formatDate('2026-11-29T07:00:00Z')).to.equal('29.11.2026');
       expect(formatDate('2026-11-29T07:00:00Z', true)).to.match(/^29\.11\.2026, \d\d:00$/);
