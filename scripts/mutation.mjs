@@ -84,6 +84,16 @@ const MODULES = {
     spec: ['test/host/dist/scheduler-units.test.js'],
     timeoutMS: 15_000,
   },
+  'host-quarantine': {
+    what: 'one bad plugin must not take the host down: who is blamed for a process that died or stalled, the quarantine record, the crash evidence files and which plugin a stack frame belongs to',
+    // not installExitEvidence (it wraps process.exit: only the real-process tests in hostile-plugins.test.ts run it)
+    mutate: () => [
+      'host/dist/plugins/quarantine.js',
+      between('host/dist/plugins/activity.js', 'export const ACTIVITY_FILE', 'export function installExitEvidence'),
+    ],
+    spec: ['test/host/dist/quarantine-units.test.js'],
+    timeoutMS: 10_000,
+  },
   'host-settings': {
     what: 'settings validation (ajv, German messages, roles, secrets sealed)',
     mutate: () => ['host/dist/settings/registry.js'],
