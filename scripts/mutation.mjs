@@ -116,7 +116,7 @@ const MODULES = {
     spec: ['test/backup/dist/verify-units.test.js', 'test/backup/dist/readback-units.test.js', 'test/backup/dist/units.test.js', 'test/backup/dist/restore-swap.test.js', 'test/backup/dist/create.test.js'],
     // of create.test only its "restore (service, real files)" part: the backup-creation tests (a register
     // stand-in committing while the snapshot runs) cover the pipeline, not these checks, and take minutes per run
-    grep: '^backup: (verifying|building blocks|restore)',
+    grep: '^backup: (verifying|building blocks|restore|the read-back)',
   },
   'update-signature': {
     what: 'update feed signature (Ed25519), schema, expiry, anti-rollback; package download size and SHA-256 checks',

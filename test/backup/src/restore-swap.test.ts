@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile, stat, writeFile, copyFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -144,5 +144,41 @@ describe('backup: restore refuses a swapped but valid backup (manifest checksums
     const ok = await service.restore(testJob({ name: chosen.name }));
     expect(ok.message).to.match(/^Sicherung kasse-.* wiederhergestellt\./);
     expect(createHash('sha256').update(await readFile(pos)).digest('hex')).to.equal(manifest.rawSha256);
+  });
+
+  it('restores onto a machine without a POS database (a replaced register): no safety backup, the database is the chosen one', async () => {
+    await writeFile(chosen.path, chosenBytes);
+    const fresh = join(dir, 'new-register', 'kasse.sqlite');
+    const { service: onNew } = makeService(join(dir, 'data'), { posDatabasePath: fresh });
+    const before = (await readdir(backups)).sort();
+    const r = await onNew.restore(testJob({ name: chosen.name }));
+    expect(r.message).to.equal(`Sicherung ${chosen.name} wiederhergestellt. Die Kasse kann wieder gestartet werden.`);
+    expect((r.details as { safetyBackup: unknown }).safetyBackup).to.equal(null);
+    expect(createHash('sha256').update(await readFile(fresh)).digest('hex')).to.equal(manifest.rawSha256);
+    expect((await readdir(backups)).sort(), 'no safety backup of a database that is not there').to.deep.equal(before);
+  });
+
+  it('a disk that runs full while the database is put in place: a German message, the old database untouched, no temp file (tmpfs, root only)', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    await writeFile(chosen.path, chosenBytes);
+    const small = join(dir, 'small');
+    await mkdir(small, { recursive: true });
+    // room for the current database, not for a second copy beside it
+    const current = await readFile(pos);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil((current.length * 1.5) / 4096) * 4096}`, 'tmpfs', small]);
+    expect(m.status, String(m.stderr)).to.equal(0);
+    try {
+      const db = join(small, 'kasse.sqlite');
+      await writeFile(db, current);
+      const { service: full } = makeService(join(dir, 'data'), { posDatabasePath: db });
+      let err: any;
+      try { await full.restore(testJob({ name: chosen.name })); } catch (e) { err = e; }
+      expect([err?.name, err?.code, err?.message]).to.deep.equal(['UserError', 'backup.disk-full',
+        'Nicht genug freier Speicherplatz, um die Sicherung wiederherzustellen. Die Kassendatenbank wurde nicht verändert.']);
+      expect((await readFile(db)).equals(current), 'the database is the old one').to.equal(true);
+      expect(await readdir(small), 'nothing but the database on the full disk').to.deep.equal(['kasse.sqlite']);
+    } finally {
+      spawnSync('umount', [small]);
+    }
   });
 });
