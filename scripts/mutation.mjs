@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Mutation testing of the modules that carry Kassenwart's guarantees, one module at a time, each with only
-// the specs that cover it (StrykerJS 9 with its mocha runner; shared settings in stryker.config.mjs).
+// the specs that cover it (StrykerJS 9 with its mocha runner; shared settings in mutation.config.mjs).
 //
 //   npm run mutation                      every module below, one after the other (builds first)
 //   npm run mutation -- --smoke           the small smoke module only (part of the normal test suite)
@@ -204,7 +204,11 @@ const COMPAT = join(ROOT, 'scripts', 'mocha12-compat.cjs');
 createRequire(import.meta.url)(COMPAT);
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require "${COMPAT}"`.trim();
 const { Stryker } = await import('@stryker-mutator/core');
-const base = (await import(join(ROOT, 'stryker.config.mjs'))).default;
+// The shared settings are NOT in a file Stryker finds by itself (stryker.config.mjs & co.): Stryker would import it
+// once per process and merge each run's options INTO its nested objects (mochaOptions, …), so a second module of
+// the same `npm run mutation` would inherit the first one's grep or fail in Stryker's config merge. Each module
+// gets its own deep copy of these settings instead.
+const shared = (await import(join(ROOT, 'mutation.config.mjs'))).default;
 
 /** Mutation score as Stryker defines it: detected / (detected + undetected), invalid mutants left out. */
 function score(results) {
@@ -226,6 +230,7 @@ for (const name of selected) {
   console.log(`\n=== mutation: ${name} — ${m.what}`);
   const dir = join(ROOT, 'reports', 'mutation', name);
   mkdirSync(dir, { recursive: true });
+  const base = structuredClone(shared);
   const options = {
     ...base,
     mutate: m.mutate(),
