@@ -1,4 +1,5 @@
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { link, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** Information stored in a lock file. */
@@ -53,8 +54,8 @@ function isSelf(h: LockInfo): boolean {
 const GUARD_STALE_MS = 5_000;
 
 /**
- * An inter-process lock held as a file created with O_EXCL. A lock whose process is gone is stale and
- * taken over. Used for the state database writes, the maintenance lock shared by server and CLI, and the
+ * An inter-process lock held as a file, created atomically with its content (a hard link of a file written
+ * under a temporary name). A lock whose process is gone is stale and taken over. Used for the state database writes, the maintenance lock shared by server and CLI, and the
  * server and supervisor locks of a data folder.
  *
  * Liveness is pid + process start time, so a pid reused after a reboot (even by this process) does not keep
@@ -64,18 +65,23 @@ const GUARD_STALE_MS = 5_000;
 export class FileLock {
   constructor(readonly path: string) {}
 
+  /**
+   * Creates the lock file with its content in one step: written under a temporary name, then hard-linked to
+   * the lock's name (which fails when it exists). A lock file is never seen empty or half-written by another
+   * process, so an unreadable lock file is a broken one, never one being created right now.
+   */
   private async create(info: Record<string, unknown>): Promise<boolean> {
+    const tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
-      const fh = await open(this.path, 'wx', 0o600);
-      try {
-        await fh.writeFile(JSON.stringify({ pid: process.pid, start: OWN_START, since: new Date().toISOString(), ...info }));
-      } finally {
-        await fh.close();
-      }
+      const content = { pid: process.pid, start: OWN_START, since: new Date().toISOString(), ...info };
+      await writeFile(tmp, JSON.stringify(content), { mode: 0o600 });
+      await link(tmp, this.path);
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       return false;
+    } finally {
+      await rm(tmp, { force: true });
     }
   }
 
@@ -109,7 +115,7 @@ export class FileLock {
       if (holder && isSelf(holder)) return { ok: false, holder };
       if (holder && alive(holder.pid, holder.start)) return { ok: false, holder };
       if (!holder && attempt === 0) {
-        // maybe half-written right now by its creator: look again before calling it broken
+        // maybe half-written right now by an older creator (open + write): look again before calling it broken
         await new Promise((r) => setTimeout(r, 20));
         continue;
       }
