@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile, stat, utimes, access, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FileLock, alive, processStart, type LockInfo } from '#host/state/file-lock.js';
@@ -263,9 +263,11 @@ describe('host: the inter-process file lock (FileLock, alive, processStart; real
     const other = await live();
     await writeFile(path, '');
     const lock = new FileLock(path);
-    const tried = lock.tryAcquire();
     const theirs = { pid: other.pid, start: other.start, since: 'now' };
-    await holderFile(theirs); // well within the 20 ms the lock waits before calling the file broken
+    // completed 15 ms from now: after the lock's first look, before its second one (it waits 20 ms in between;
+    // this timer, set first, fires first, and writes synchronously)
+    setTimeout(() => writeFileSync(path, JSON.stringify(theirs)), 15);
+    const tried = lock.tryAcquire();
     expect(await tried).to.deep.equal({ ok: false, holder: theirs });
     expect(await onDisk()).to.deep.equal(theirs);
   });
@@ -353,6 +355,9 @@ describe('host: the inter-process file lock (FileLock, alive, processStart; real
     // a folder that is not there: the lock cannot be created
     const e = await rejection(new FileLock(join(dir, 'missing', 'x.lock')).tryAcquire());
     expect(e.code).to.equal('ENOENT');
+    // a lock name that leaves no room for the temporary name beside it (but for the guard's)
+    const n = await rejection(new FileLock(join(dir, 'n'.repeat(245))).tryAcquire());
+    expect(n.code).to.equal('ENAMETOOLONG');
     // a lock name whose guard name is too long: the takeover cannot be serialized, and says so
     const long = join(dir, 'l'.repeat(250));
     await writeFile(long, JSON.stringify({ pid: await gonePid(), since: 's' }));
@@ -363,20 +368,19 @@ describe('host: the inter-process file lock (FileLock, alive, processStart; real
     await new FileLock(join(dir, 'none.lock')).release();
   });
 
-  it('race: 8 processes take over the same stale lock at once — exactly one wins, the others name it', async function () {
+  it('race: 8 processes take over the same stale lock at once, 5 times — each time exactly one wins', async function () {
     this.timeout(60_000);
-    const pid = await gonePid();
-    await holderFile({ pid, since: 'stale' });
+    const gone = await gonePid();
     const script = `
       import { FileLock } from ${JSON.stringify(LOCK_MODULE)};
-      const lock = new FileLock(process.argv[1]);
+      import { createInterface } from 'node:readline';
       process.stdout.write('ready\\n');
-      process.stdin.once('data', async () => {
-        const r = await lock.tryAcquire({ racer: process.pid });
+      for await (const path of createInterface({ input: process.stdin })) {
+        const r = await new FileLock(path).tryAcquire({ racer: process.pid });
         process.stdout.write(JSON.stringify(r) + '\\n');
-      });`;
+      }`;
     const racers = Array.from({ length: 8 }, () => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
       children.push(c);
       const lines: string[] = [];
       let buf = '';
@@ -390,13 +394,17 @@ describe('host: the inter-process file lock (FileLock, alive, processStart; real
       return { c, line };
     });
     for (const r of racers) expect(await r.line(1)).to.equal('ready');
-    for (const r of racers) r.c.stdin!.write('go\n');
-    const results = await Promise.all(racers.map(async (r) => ({ pid: r.c.pid!, r: JSON.parse(await r.line(2)) })));
-    const winners = results.filter((x) => x.r.ok);
-    expect(winners.map((w) => w.pid), JSON.stringify(results)).to.have.length(1);
-    const h = await onDisk();
-    expect(h).to.include({ pid: winners[0].pid, racer: winners[0].pid });
-    for (const l of results.filter((x) => !x.r.ok)) expect([winners[0].pid, pid]).to.include(l.r.holder.pid);
-    expect(readdirSync(dir)).to.deep.equal(['state.lock']);
+    for (let round = 1; round <= 5; round++) {
+      path = join(dir, `round-${round}.lock`);
+      await holderFile({ pid: gone, since: 'stale' });
+      for (const r of racers) r.c.stdin!.write(path + '\n');
+      const results = await Promise.all(racers.map(async (r) => ({ pid: r.c.pid!, r: JSON.parse(await r.line(round + 1)) })));
+      const winners = results.filter((x) => x.r.ok);
+      expect(winners.map((w) => w.pid), `round ${round}: ${JSON.stringify(results)}`).to.have.length(1);
+      expect(await onDisk()).to.include({ pid: winners[0].pid, racer: winners[0].pid });
+      // a loser names the winner (or, when it gave up while the takeover was under way, the stale holder)
+      for (const l of results.filter((x) => !x.r.ok)) expect([winners[0].pid, gone]).to.include(l.r.holder.pid);
+      expect(readdirSync(dir).filter((f) => f.startsWith(`round-${round}.`))).to.deep.equal([`round-${round}.lock`]);
+    }
   });
 });

@@ -55,8 +55,8 @@ const GUARD_STALE_MS = 5_000;
 
 /**
  * An inter-process lock held as a file, created atomically with its content (a hard link of a file written
- * under a temporary name). A lock whose process is gone is stale and taken over. Used for the state database writes, the maintenance lock shared by server and CLI, and the
- * server and supervisor locks of a data folder.
+ * under a temporary name). A lock whose process is gone is stale and taken over. Used for the state database
+ * writes, the maintenance lock shared by server and CLI, and the server and supervisor locks of a data folder.
  *
  * Liveness is pid + process start time, so a pid reused after a reboot (even by this process) does not keep
  * a lock held for ever. Taking over a stale lock is serialized through a guard file (`<lock>.takeover`): two
@@ -85,7 +85,11 @@ export class FileLock {
     }
   }
 
-  /** Removes the lock file when it still holds exactly `stale` (or is unreadable), under the takeover guard. */
+  /**
+   * Removes the lock file when it still holds exactly `stale` (or is still unreadable), under the takeover
+   * guard. Only this removes a readable lock of another process, so it cannot change between the look and the
+   * removal; a missing one is left missing.
+   */
   private async takeOver(stale: LockInfo | undefined): Promise<void> {
     const guard = this.path + '.takeover';
     let fh;
@@ -99,7 +103,13 @@ export class FileLock {
     }
     try {
       await fh.close();
-      const now = await this.holder();
+      let now: LockInfo | undefined;
+      try {
+        now = JSON.parse(await readFile(this.path, 'utf8')) as LockInfo;
+      } catch (e) {
+        // gone meanwhile: nothing to remove — and a lock created from now on (which needs no guard) is not ours to delete
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      }
       const same = stale === undefined ? now === undefined : (now?.pid === stale.pid && now?.since === stale.since);
       if (same) await rm(this.path, { force: true });
     } finally {
