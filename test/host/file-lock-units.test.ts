@@ -138,6 +138,25 @@ describe('host: the inter-process file lock (FileLock, alive, processStart; real
     expect(await onDisk()).to.deep.equal(theirs);
   });
 
+  it('acquire gives up only once its whole timeout has passed (the clock moved by replacing Date.now)', async () => {
+    const other = await live();
+    await holderFile({ pid: other.pid, start: other.start, since: 's' });
+    const realNow = Date.now;
+    const T = Date.UTC(2026, 11, 1, 7, 0, 0);
+    try {
+      Date.now = () => T;
+      let settled = false;
+      const got = rejection(new FileLock(path).acquire(50)).finally(() => { settled = true; });
+      Date.now = () => T + 50; // exactly the timeout: still waiting
+      await new Promise((r) => setTimeout(r, 80));
+      expect(settled).to.equal(false);
+      Date.now = () => T + 51;
+      expect((await got).message).to.equal(`lock ${path} held by pid ${other.pid}`);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it('acquire waits while the lock is held and takes it once the holder releases it', async () => {
     const other = await live();
     await holderFile({ pid: other.pid, start: other.start, since: 's' });
@@ -325,17 +344,19 @@ describe('host: the inter-process file lock (FileLock, alive, processStart; real
       expect(openFiles().filter((f) => f.startsWith(path))).to.deep.equal([]);
     });
 
-    it('re-created meanwhile (other pid, or same pid with another since, or readable now): kept', async () => {
+    it('re-created meanwhile (other pid, or same pid with another since, readable now, half-written now): kept', async () => {
       const lock = new FileLock(path);
       const other = await live();
       for (const [now, stale] of [
         [{ pid: other.pid, start: other.start, since: 'b' }, { pid: 99_999_999, since: 'b' }],
         [{ pid: other.pid, start: other.start, since: 'b' }, { pid: other.pid, since: 'a' }],
         [{ pid: other.pid, start: other.start, since: 'b' }, undefined],
+        ['{"pid": 1', { pid: 99_999_999, since: 'b' }], // half-written now (by an older creator): not the stale one
       ] as const) {
-        await holderFile(now);
+        await (typeof now === 'string' ? writeFile(path, now) : holderFile(now));
         await takeOver(lock, stale);
-        expect(await onDisk(), JSON.stringify(stale)).to.deep.equal(now);
+        if (typeof now === 'string') expect(await readFile(path, 'utf8')).to.equal(now);
+        else expect(await onDisk(), JSON.stringify(stale)).to.deep.equal(now);
         expect(await exists(path + '.takeover')).to.equal(false);
       }
     });
