@@ -100,6 +100,12 @@ const MODULES = {
     spec: ['test/host/dist/settings-units.test.js'],
     timeoutMS: 10_000,
   },
+  'host-locks': {
+    what: 'the inter-process file lock (pid + start time liveness, zombies, stale takeover under a guard, atomic creation)',
+    mutate: () => ['host/dist/state/file-lock.js'],
+    spec: ['test/host/dist/file-lock-units.test.js'],
+    timeoutMS: 10_000,
+  },
   'host-manifest': {
     what: 'plugin manifest loading (schema, semantic checks, paths)',
     mutate: () => ['host/dist/plugins/manifest.js'],

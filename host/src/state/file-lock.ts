@@ -1,4 +1,5 @@
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { link, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** Information stored in a lock file. */
@@ -53,9 +54,9 @@ function isSelf(h: LockInfo): boolean {
 const GUARD_STALE_MS = 5_000;
 
 /**
- * An inter-process lock held as a file created with O_EXCL. A lock whose process is gone is stale and
- * taken over. Used for the state database writes, the maintenance lock shared by server and CLI, and the
- * server and supervisor locks of a data folder.
+ * An inter-process lock held as a file, created atomically with its content (a hard link of a file written
+ * under a temporary name). A lock whose process is gone is stale and taken over. Used for the state database
+ * writes, the maintenance lock shared by server and CLI, and the server and supervisor locks of a data folder.
  *
  * Liveness is pid + process start time, so a pid reused after a reboot (even by this process) does not keep
  * a lock held for ever. Taking over a stale lock is serialized through a guard file (`<lock>.takeover`): two
@@ -64,22 +65,31 @@ const GUARD_STALE_MS = 5_000;
 export class FileLock {
   constructor(readonly path: string) {}
 
+  /**
+   * Creates the lock file with its content in one step: written under a temporary name, then hard-linked to
+   * the lock's name (which fails when it exists). A lock file is never seen empty or half-written by another
+   * process, so an unreadable lock file is a broken one, never one being created right now.
+   */
   private async create(info: Record<string, unknown>): Promise<boolean> {
+    const tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
-      const fh = await open(this.path, 'wx', 0o600);
-      try {
-        await fh.writeFile(JSON.stringify({ pid: process.pid, start: OWN_START, since: new Date().toISOString(), ...info }));
-      } finally {
-        await fh.close();
-      }
+      const content = { pid: process.pid, start: OWN_START, since: new Date().toISOString(), ...info };
+      await writeFile(tmp, JSON.stringify(content), { mode: 0o600 });
+      await link(tmp, this.path);
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       return false;
+    } finally {
+      await rm(tmp, { force: true });
     }
   }
 
-  /** Removes the lock file when it still holds exactly `stale` (or is unreadable), under the takeover guard. */
+  /**
+   * Removes the lock file when it still holds exactly `stale` (or is still unreadable), under the takeover
+   * guard. Only this removes a readable lock of another process, so it cannot change between the look and the
+   * removal; a missing one is left missing.
+   */
   private async takeOver(stale: LockInfo | undefined): Promise<void> {
     const guard = this.path + '.takeover';
     let fh;
@@ -93,7 +103,13 @@ export class FileLock {
     }
     try {
       await fh.close();
-      const now = await this.holder();
+      let now: LockInfo | undefined;
+      try {
+        now = JSON.parse(await readFile(this.path, 'utf8')) as LockInfo;
+      } catch (e) {
+        // gone meanwhile: nothing to remove — and a lock created from now on (which needs no guard) is not ours to delete
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      }
       const same = stale === undefined ? now === undefined : (now?.pid === stale.pid && now?.since === stale.since);
       if (same) await rm(this.path, { force: true });
     } finally {
@@ -109,7 +125,7 @@ export class FileLock {
       if (holder && isSelf(holder)) return { ok: false, holder };
       if (holder && alive(holder.pid, holder.start)) return { ok: false, holder };
       if (!holder && attempt === 0) {
-        // maybe half-written right now by its creator: look again before calling it broken
+        // maybe half-written right now by an older creator (open + write): look again before calling it broken
         await new Promise((r) => setTimeout(r, 20));
         continue;
       }
