@@ -66,7 +66,11 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
       ctx.registerAction('sch.hold', async () => { await gate.hold; return 'fertig'; });
       ctx.registerAction('sch.run', async (job) => { gate.runs.push('run:' + job.trigger); return 'Nachtlauf fertig'; });
       ctx.registerAction('sch.other', async (job) => { gate.runs.push('other:' + job.trigger); return 'anders'; });`));
-    host = await startInProcessHost({ pluginDirs: [root], enable: ['sch'] });
+    await writePlugin(root, 'other', manifest('other', {
+      activationEvents: ['onAction:other.hold'],
+      contributes: { actions: [{ id: 'other.hold', title: 'Fremde Wartung', exclusive: true }] },
+    }), pluginCode(`ctx.registerAction('other.hold', async () => { await globalThis.__kwSchedulerGate.hold; return 'fertig'; });`));
+    host = await startInProcessHost({ pluginDirs: [root], enable: ['sch', 'other'] });
   });
   after(async () => {
     await host?.close();
@@ -227,5 +231,29 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
     const [job] = await until('the catch-up after the restart', async () => { const j = await jobsOf('sch.run'); return j.length ? j : undefined; });
     expect(job.trigger).to.equal('catch-up');
     await host.kernel.jobs.wait(job.id);
+  });
+
+  it('a waiting run whose plugin is disabled meanwhile is dropped; enabled again, its missed time is caught up once, as at a start', async () => {
+    let release!: () => void;
+    gate.hold = new Promise<void>((r) => { release = r; });
+    gate.runs = [];
+    // the run that waits belongs to another plugin than the job holding the lock
+    const held = await host.kernel.jobs.start('other.hold', { user: 'tech', trigger: 'user' });
+    await everySecond(true);
+    await until('the nightly run waits', async () => (await view('sch.nightly')).waitingSince);
+    await everySecond(false);
+    await host.kernel.disablePlugin('sch', false, 'test');
+    expect((await host.kernel.scheduler.list()).map((s) => s.id), 'its schedules are gone').to.not.include('sch.nightly');
+    // the last run that ran was yesterday: enabled again, the plugin's missed 03:00 is due
+    await setLastRun('sch.nightly', new Date(Date.now() - 26 * 3600_000));
+    await host.kernel.enablePlugin('sch', 'test');
+    await until('the catch-up waits for the lock', async () => (await view('sch.nightly')).waitingSince);
+    release();
+    await host.kernel.jobs.wait(held.id);
+    const [job] = await until('the run after the lock', async () => { const j = await jobsOf('sch.run'); return j.length ? j : undefined; });
+    await host.kernel.jobs.wait(job.id);
+    await new Promise((r) => setTimeout(r, 2500)); // longer than the retry of a waiting run (2 s): nothing else starts
+    expect((await jobsOf('sch.run')).map((j) => j.trigger), 'one run, the catch-up (the dropped run did not come back)').to.deep.equal(['catch-up']);
+    expect(gate.runs).to.deep.equal(['run:catch-up']);
   });
 });
