@@ -374,7 +374,10 @@ describe('update: register database migrations (register/migrate.ts, in-process,
       // the migrations leave WAL content that only a checkpoint moves into the main file (a reader prevents the close from doing it)
       const m = await migrations({ '2-viel.sql': "CREATE TABLE big(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200) INSERT INTO big SELECT randomblob(500) FROM c;" });
       let reader: BetterDb | undefined;
-      await migrateCopy({ source: source(), copy: copy(), migrations: m, checks: [], onStep: () => { reader = new Database(copy(), { readonly: true }); } });
+      await migrateCopy({ source: source(), copy: copy(), migrations: m, checks: [], onStep: () => {
+        reader = new Database(copy(), { readonly: true });
+        reader.prepare('SELECT count(*) FROM sqlite_master').get(); // SQLite opens the file at the first query
+      } });
       expect(existsSync(copy() + '-wal') ? statSync(copy() + '-wal').size : 0).to.equal(0);
       const alone = join(dir, 'allein.db');
       await copyFile(copy(), alone);
