@@ -7,7 +7,7 @@
  * the mutation run); the vendor's `release kasse` checks: register-release.test.ts.
  */
 import { expect } from 'chai';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -48,6 +48,8 @@ describe('update: register database migrations (register/migrate.ts, in-process,
   type BetterDb = InstanceType<typeof Database>;
 
   const names = (db: BetterDb) => (db.prepare('SELECT name FROM customers ORDER BY id').raw(true).all() as string[][]).map((r) => r[0]);
+  /** Open file descriptors of this process (a leak would show after many updates of a long-running host). */
+  const openFds = () => readdirSync('/proc/self/fd').length;
   const sidecars = (path: string) => ['-wal', '-shm', '-journal'].filter((s) => existsSync(path + s));
 
   describe('orderProblems (the vendor\'s release check)', () => {
@@ -113,9 +115,12 @@ describe('update: register database migrations (register/migrate.ts, in-process,
       await writeFile(join(c, 'b-kunden.sql'), 'SELECT count(*) > 0 FROM customers');
       await writeFile(join(c, 'a-termine.sql'), 'SELECT 1 -- Termine\n');
       await writeFile(join(c, 'notiz.md'), 'keine Prüfung');
+      const more = ['f', 'c', 'h', 'e', 'g', 'd'].map((x) => `${x}-pruefung.sql`);
+      for (const n of more) await writeFile(join(c, n), `SELECT '${n}'`);
       expect(await listChecks(c)).to.deep.equal([
         { name: 'a-termine.sql', sql: 'SELECT 1 -- Termine\n' },
         { name: 'b-kunden.sql', sql: 'SELECT count(*) > 0 FROM customers' },
+        ...[...more].sort().map((n) => ({ name: n, sql: `SELECT '${n}'` })),
       ]);
     });
 
@@ -135,7 +140,9 @@ describe('update: register database migrations (register/migrate.ts, in-process,
       db.pragma('user_version = 7');
       expect(await headerSchemaVersion(path)).to.equal(7);
       db.close();
-      expect(await headerSchemaVersion(path)).to.equal(7);
+      const fds = openFds();
+      for (let i = 0; i < 5; i++) expect(await headerSchemaVersion(path)).to.equal(7);
+      expect(openFds(), 'file handles left open').to.equal(fds);
     });
 
     it('a file that is too short or no SQLite database has schema version 0', async () => {
@@ -297,13 +304,15 @@ describe('update: register database migrations (register/migrate.ts, in-process,
     const source = () => join(dir, 'kasse.db');
     const copy = () => join(dir, 'kasse.db.neu');
 
-    it('migrates a copy; the source stays byte-identical and at its old version', async () => {
+    it('migrates a copy; the source stays byte-identical and at its old version; nothing is left open', async () => {
       posDatabase(source()).close();
       const before = sha(source());
+      const fds = openFds();
       const m = await migrations({ '2-notiz.sql': 'ALTER TABLE customers ADD COLUMN note TEXT;', '3-termine.sql': 'CREATE TABLE appointments(x);' });
       const steps: Array<[string, number]> = [];
       await migrateCopy({ source: source(), copy: copy(), migrations: m, checks: [{ name: 'k.sql', sql: 'SELECT count(*) = 2 FROM customers' }], onStep: (f, i) => { steps.push([f.name, i]); } });
       expect(steps).to.deep.equal([['2-notiz.sql', 0], ['3-termine.sql', 1]]);
+      expect(openFds(), 'database or file handle left open').to.equal(fds);
       expect(sha(source())).to.equal(before);
       expect(sidecars(source())).to.deep.equal([]);
       expect(await headerSchemaVersion(source())).to.equal(1);
@@ -358,6 +367,8 @@ describe('update: register database migrations (register/migrate.ts, in-process,
       expect([sha(source()), sha(source() + '-wal')]).to.deep.equal(before);
       // no WAL content left beside the copy: the main file alone holds everything
       expect(existsSync(copy() + '-wal') ? statSync(copy() + '-wal').size : 0).to.equal(0);
+      // and the copy is closed: the last connection's close removes -wal and -shm
+      expect(sidecars(copy())).to.deep.equal([]);
       const alone = join(dir, 'allein.db');
       await copyFile(copy(), alone);
       const db = new Database(alone, { readonly: true });
@@ -399,6 +410,30 @@ describe('update: register database migrations (register/migrate.ts, in-process,
       const db = new Database(copy(), { readonly: true });
       expect(names(db)).to.deep.equal(['Anna', 'Berta']);
       expect(db.pragma('user_version', { simple: true })).to.equal(2);
+      db.close();
+    });
+
+    it('a stale -wal of an attempt that was killed is removed first, not replayed onto the fresh copy of a changed source', async () => {
+      const register = posDatabase(source(), { wal: true });
+      register.close();
+      // the earlier attempt: copy, migrated in WAL mode, killed before its close (its -wal left behind)
+      await copyFile(source(), copy());
+      const killed = new Database(copy());
+      killed.pragma('wal_autocheckpoint = 0');
+      killed.exec("ALTER TABLE customers ADD COLUMN note TEXT; INSERT INTO customers(name) VALUES ('Veraltet');");
+      const staleWal = readFileSync(copy() + '-wal');
+      const staleMain = readFileSync(copy());
+      killed.close();
+      await writeFile(copy(), staleMain);
+      await writeFile(copy() + '-wal', staleWal);
+      // meanwhile the register ran on
+      const again = new Database(source());
+      again.exec("INSERT INTO customers(name) VALUES ('Neu')");
+      again.close();
+      const m = await migrations({ '2-notiz.sql': 'ALTER TABLE customers ADD COLUMN note TEXT;' });
+      await migrateCopy({ source: source(), copy: copy(), migrations: m, checks: [], onStep: () => undefined });
+      const db = new Database(copy(), { readonly: true });
+      expect(names(db)).to.deep.equal(['Anna', 'Berta', 'Neu']);
       db.close();
     });
 
