@@ -437,6 +437,34 @@ describe('update: register database migrations (register/migrate.ts, in-process,
       db.close();
     });
 
+    it('a hot -journal of an attempt that was killed mid-transaction is removed first, not rolled back onto the fresh copy', async () => {
+      posDatabase(source()).close();
+      // the earlier attempt (rollback journal): a transaction so big that SQLite spilled pages into the file, then killed
+      await copyFile(source(), copy());
+      const killed = new Database(copy());
+      killed.pragma('cache_size = 2');
+      killed.exec("BEGIN; CREATE TABLE big(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) INSERT INTO big SELECT randomblob(900) FROM c; UPDATE customers SET name = 'Veraltet';");
+      const staleJournal = readFileSync(copy() + '-journal');
+      const staleMain = readFileSync(copy());
+      killed.exec('ROLLBACK');
+      killed.close();
+      expect(staleJournal.length).to.be.greaterThan(512);
+      // meanwhile the register ran on and grew
+      const again = new Database(source());
+      again.exec("INSERT INTO customers(name) VALUES ('Neu'); CREATE TABLE later(x); INSERT INTO later SELECT randomblob(900) FROM customers, customers;");
+      again.close();
+      await writeFile(copy(), staleMain);
+      await writeFile(copy() + '-journal', staleJournal);
+      const m = await migrations({ '2-notiz.sql': 'ALTER TABLE customers ADD COLUMN note TEXT;' });
+      await migrateCopy({ source: source(), copy: copy(), migrations: m, checks: [], onStep: () => undefined });
+      expect(sidecars(copy())).to.deep.equal([]);
+      const db = new Database(copy(), { readonly: true });
+      expect(db.pragma('integrity_check', { simple: true })).to.equal('ok');
+      expect(names(db)).to.deep.equal(['Anna', 'Berta', 'Neu']);
+      expect(db.prepare('SELECT count(*) FROM later').raw(true).get()).to.deep.equal([9]);
+      db.close();
+    });
+
     it('a missing source: nothing is left under the copy\'s name', async () => {
       await writeFile(copy(), 'Rest');
       const e = await thrown(() => migrateCopy({ source: source(), copy: copy(), migrations: [], checks: [], onStep: () => undefined }));
