@@ -109,6 +109,12 @@ const MODULES = {
     spec: ['test/host/dist/file-lock-units.test.js'],
     timeoutMS: 10_000,
   },
+  'register-migrate': {
+    what: 'register database migrations: file names and order, schema version from the header, one transaction per migration, integrity and release checks, the migrated copy (the original never written, a failed copy removed)',
+    mutate: () => ['plugins/update/dist/src/register/migrate.js'],
+    spec: ['test/update/dist/migrate-units.test.js'],
+    timeoutMS: 10_000,
+  },
   'host-manifest': {
     what: 'plugin manifest loading (schema, semantic checks, paths)',
     mutate: () => ['host/dist/plugins/manifest.js'],

@@ -26,17 +26,18 @@ export interface MigrationFile {
 
 /** Problems of a migrations folder (German), empty when fine: bad names, numbers not strictly increasing. */
 export function orderProblems(names: string[]): string[] {
-  const problems: string[] = [];
+  // bad names apart first: a comparator that mixed them in (by text) with the rest (by number) is no order,
+  // and the sort could then part two files of one number and hide the duplicate
+  const bad = names.filter((n) => !MIGRATION_NAME.test(n)).sort((a, b) => a.localeCompare(b));
+  const problems = bad.map((n) => `„${n}“ heißt nicht NNN-beschreibung.sql`);
+  const good = names.filter((n) => MIGRATION_NAME.test(n)).map((name) => ({ name, num: Number(MIGRATION_NAME.exec(name)![1]) }));
   let last = 0;
   let lastName = '';
-  for (const n of [...names].sort((a, b) => (Number(MIGRATION_NAME.exec(a)?.[1] ?? NaN) - Number(MIGRATION_NAME.exec(b)?.[1] ?? NaN)) || a.localeCompare(b))) {
-    const m = MIGRATION_NAME.exec(n);
-    if (!m) { problems.push(`„${n}“ heißt nicht NNN-beschreibung.sql`); continue; }
-    const num = Number(m[1]);
-    if (num <= 0) problems.push(`„${n}“: Nummern beginnen bei 1`);
-    else if (num === last) problems.push(`„${lastName}“ und „${n}“ haben dieselbe Nummer ${num}`);
+  for (const { name, num } of good.sort((a, b) => (a.num - b.num) || a.name.localeCompare(b.name))) {
+    if (num <= 0) problems.push(`„${name}“: Nummern beginnen bei 1`);
+    else if (num === last) problems.push(`„${lastName}“ und „${name}“ haben dieselbe Nummer ${num}`);
     last = num;
-    lastName = n;
+    lastName = name;
   }
   return problems;
 }
@@ -99,6 +100,13 @@ export async function applyTo(db: BetterSqlite3.Database, migrations: MigrationF
   }
 }
 
+/** A check's result as the vendor reads it: "Text „1“" is not the number 1, no row is not NULL. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'keine Zeile';
+  if (value === null) return 'NULL';
+  return typeof value === 'string' ? `Text „${value}“` : String(value);
+}
+
 /** Runs PRAGMA integrity_check and the checks; throws a MigrationError with the first failure. */
 export function runChecks(db: BetterSqlite3.Database, checks: Array<{ name: string; sql: string }>): void {
   const integrity = db.pragma('integrity_check', { simple: false }) as Array<{ integrity_check: string }>;
@@ -113,7 +121,7 @@ export function runChecks(db: BetterSqlite3.Database, checks: Array<{ name: stri
     } catch (e) {
       throw new MigrationError(`Prüfung „${c.name}“ ließ sich nicht ausführen: ${(e as Error).message}`);
     }
-    if (value !== 1 && value !== 1n) throw new MigrationError(`Prüfung „${c.name}“ nicht bestanden (Ergebnis ${String(value)} statt 1)`);
+    if (value !== 1 && value !== 1n) throw new MigrationError(`Prüfung „${c.name}“ nicht bestanden (Ergebnis ${shown(value)} statt 1)`);
   }
 }
 
