@@ -422,7 +422,13 @@ export class BackupService {
     await this.assertPosClosed(db);
 
     job.progress(5, 'Gewählte Sicherung wird geprüft …');
-    const verified = await verifyBackupFile(path, expect, job.signal);
+    const verified = await verifyBackupFile(path, expect, job.signal).catch((e: unknown) => {
+      // the check unpacks the backup beside it: a full disk there is no damaged backup
+      if ((e as NodeJS.ErrnoException)?.code !== 'ENOSPC') throw e;
+      throw new UserError('Nicht genug freier Speicherplatz, um die gewählte Sicherung zu prüfen (sie wird dafür im Sicherungsordner entpackt). Die Kassendatenbank wurde nicht verändert.', {
+        code: 'backup.disk-full', hint: 'Platz im Sicherungsordner schaffen (z. B. alte Sicherungen auf einen Stick kopieren und löschen) und erneut wiederherstellen.',
+      });
+    });
 
     let safety: string | undefined;
     let dbExists = true;

@@ -181,4 +181,29 @@ describe('backup: restore refuses a swapped but valid backup (manifest checksums
       spawnSync('umount', [small]);
     }
   });
+
+  it('a disk that runs full while the chosen backup is checked (it is unpacked beside it): a German message naming the full disk, not "damaged"; nothing changed (tmpfs, root only)', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    await writeFile(chosen.path, chosenBytes);
+    const small = join(dir, 'small-backups');
+    await mkdir(small, { recursive: true });
+    // room for the backup and its record, not for the unpacked database
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil((chosenBytes.length + 256 * 1024) / 4096) * 4096}`, 'tmpfs', small]);
+    expect(m.status, String(m.stderr)).to.equal(0);
+    try {
+      await copyFile(chosen.path, join(small, chosen.name));
+      await copyFile(chosen.path + '.json', join(small, chosen.name + '.json'));
+      const { service: full } = makeService(join(dir, 'data'), { posDatabasePath: pos, backupDir: small });
+      const before = await readFile(pos);
+      let err: any;
+      try { await full.restore(testJob({ name: chosen.name })); } catch (e) { err = e; }
+      expect([err?.name, err?.code, err?.message]).to.deep.equal(['UserError', 'backup.disk-full',
+        'Nicht genug freier Speicherplatz, um die gewählte Sicherung zu prüfen (sie wird dafür im Sicherungsordner entpackt). Die Kassendatenbank wurde nicht verändert.']);
+      expect(err.hint).to.match(/Platz im Sicherungsordner schaffen/);
+      expect((await readFile(pos)).equals(before)).to.equal(true);
+      expect((await readdir(small)).sort(), 'no unpacked copy left on the full disk').to.deep.equal([chosen.name, chosen.name + '.json'].sort());
+    } finally {
+      spawnSync('umount', [small]);
+    }
+  });
 });
