@@ -70,7 +70,12 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
       activationEvents: ['onAction:other.hold'],
       contributes: { actions: [{ id: 'other.hold', title: 'Fremde Wartung', exclusive: true }] },
     }), pluginCode(`ctx.registerAction('other.hold', async () => { await globalThis.__kwSchedulerGate.hold; return 'fertig'; });`));
-    host = await startInProcessHost({ pluginDirs: [root], enable: ['sch', 'other'] });
+    // activated only by its schedule (no onAction event, no settings): the scheduler must activate it first
+    await writePlugin(root, 'lazy', manifest('lazy', {
+      activationEvents: ['onSchedule:lazy.tick'],
+      contributes: { actions: [{ id: 'lazy.run', title: 'Träger Lauf' }], schedules: [{ id: 'lazy.tick', action: 'lazy.run', cron: '15 4 * * *' }] },
+    }), pluginCode(`ctx.registerAction('lazy.run', async (job) => { globalThis.__kwSchedulerGate.runs.push('lazy:' + job.trigger); return 'träge'; });`));
+    host = await startInProcessHost({ pluginDirs: [root], enable: ['sch', 'other', 'lazy'] });
   });
   after(async () => {
     await host?.close();
@@ -99,6 +104,13 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
     const at = (h: number, m: number) => { const d = new Date(now); d.setHours(h, m, 0, 0); if (d <= now) d.setDate(d.getDate() + 1); return d; };
     const earliest = [at(21, 30), at(7, 0)].sort((a, b) => a.getTime() - b.getTime())[0];
     expect(v.next).to.equal(earliest.toISOString());
+    // whatever the time of day: three times listed latest first, the next run is the last one listed
+    const inHours = (h: number) => { const d = new Date(Date.now() + h * 3600_000); return `${d.getHours()}:${String(d.getMinutes()).padStart(2, '0')}`; };
+    await host.kernel.setSettings('sch', { times: `${inHours(3)},${inHours(2)},${inHours(1)}` }, 'test');
+    const soon = new Date(Date.now() + 3600_000);
+    soon.setSeconds(0, 0);
+    expect((await view('sch.nightly')).next, 'the earliest of three').to.equal(soon.toISOString());
+    await host.kernel.setSettings('sch', { times: '21:30,07:00' }, 'test');
     expect(v.lastRun, 'a new installation starts counting at its first start').to.be.a('string');
     expect(v.waitingSince).to.equal(undefined);
     // a schedule without a setting keeps its manifest cron
@@ -255,5 +267,33 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
     await new Promise((r) => setTimeout(r, 2500)); // longer than the retry of a waiting run (2 s): nothing else starts
     expect((await jobsOf('sch.run')).map((j) => j.trigger), 'one run, the catch-up (the dropped run did not come back)').to.deep.equal(['catch-up']);
     expect(gate.runs).to.deep.equal(['run:catch-up']);
+  });
+
+  it('a plugin activated only by its schedule is activated for the run; a schedule whose cron cannot be read catches nothing up and keeps no other from it', async () => {
+    gate.runs = [];
+    const dayAgo = new Date(Date.now() - 26 * 3600_000);
+    host.kernel.scheduler.stop(); // the server is off
+    await setLastRun('lazy.tick', dayAgo);
+    await setLastRun('sch.nightly', dayAgo);
+    await host.kernel.setSettings('sch', { times: '61 25 * * *' }, 'test'); // no such minute or hour
+    await host.kernel.scheduler.stop();
+    await host.kernel.scheduler.start();
+    const [job] = await until('the lazy plugin\'s catch-up run', async () => { const j = await jobsOf('lazy.run'); return j.length ? j : undefined; });
+    const done = await host.kernel.jobs.wait(job.id);
+    expect([done?.state, done?.trigger]).to.deep.equal(['succeeded', 'catch-up']);
+    expect(gate.runs).to.deep.equal(['lazy:catch-up']);
+    expect(await jobsOf('sch.run'), 'nothing caught up for a cron that cannot be read').to.deep.equal([]);
+    expect((await view('sch.nightly')).lastRun).to.equal(dayAgo.toISOString());
+  });
+
+  it('after the times change, the old ones no longer fire', async () => {
+    gate.runs = [];
+    await everySecond(true);
+    await until('a run at the every-second time', () => (gate.runs.length ? true : undefined));
+    await everySecond(false);
+    await new Promise((r) => setTimeout(r, 300)); // a run the old time started just before the change ends
+    const seen = gate.runs.length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(gate.runs.length, 'no run after the change to 03:00').to.equal(seen);
   });
 });
