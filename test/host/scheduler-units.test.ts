@@ -31,6 +31,23 @@ const until = async <T>(what: string, probe: () => Promise<T | undefined> | T | 
   }
 };
 
+/**
+ * The scheduler's lines in the log (what a technician reads in the journal) while `fn` runs: the log level is
+ * set to info for that time and stderr collected instead of printed.
+ */
+async function schedulerLog(fn: (lines: string[]) => Promise<void>): Promise<string[]> {
+  const level = process.env.KASSENWART_LOG;
+  const write = process.stderr.write;
+  const lines: string[] = [];
+  process.env.KASSENWART_LOG = 'info';
+  process.stderr.write = ((chunk: string | Uint8Array) => { for (const l of String(chunk).split('\n')) if (l.includes('[scheduler]')) lines.push(l.replace(/^.*?\[scheduler\] /, '')); return true; }) as typeof process.stderr.write;
+  try { await fn(lines); } finally {
+    process.stderr.write = write;
+    if (level === undefined) delete process.env.KASSENWART_LOG; else process.env.KASSENWART_LOG = level;
+  }
+  return lines;
+}
+
 describe('host: scheduler (in-process: real kernel, real maintenance lock)', function () {
   this.timeout(60_000);
   let root: string;
@@ -132,8 +149,14 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
     gate.runs = [];
     const before = (await view('sch.nightly')).lastRun;
     const held = await host.kernel.jobs.start('sch.hold', { user: 'tech', trigger: 'user' });
-    await everySecond(true);
-    const since = await until('the nightly run waits for the lock', async () => (await view('sch.nightly')).waitingSince);
+    let since = '';
+    const waitLog = await schedulerLog(async (lines) => {
+      await everySecond(true);
+      since = await until('the nightly run waits for the lock', async () => (await view('sch.nightly')).waitingSince);
+      await until('the refusal in the log', () => lines.some((l) => l.startsWith('schedule sch.nightly waits')) || undefined);
+    });
+    // the journal says why the run did not start
+    expect(waitLog, waitLog.join('\n')).to.include('schedule sch.nightly waits for the maintenance lock: „Nachtlauf“ kann nicht starten: „Lange Wartung“ läuft bereits. Bitte warten, bis der Vorgang fertig ist.');
     // its time comes round again (every second) while it waits: still one waiting run, nothing started
     const firstWait = Date.parse(since);
     await until('two more seconds pass', () => Date.now() > firstWait + 2500 || undefined);
@@ -141,11 +164,16 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
     expect(await jobsOf('sch.run')).to.deep.equal([]);
     expect((await view('sch.nightly')).lastRun, 'lastRun records only runs that started').to.equal(before);
     await everySecond(false);
-    release();
-    await host.kernel.jobs.wait(held.id);
-    const started = await until('the waiting run started', async () => { const j = await jobsOf('sch.run'); return j.length ? j : undefined; });
+    let started: Awaited<ReturnType<typeof jobsOf>> = [];
+    const startLog = await schedulerLog(async (lines) => {
+      release();
+      await host.kernel.jobs.wait(held.id);
+      started = await until('the waiting run started', async () => { const j = await jobsOf('sch.run'); return j.length ? j : undefined; });
+      await until('its start in the log', () => lines.some((l) => l.startsWith('schedule sch.nightly started job')) || undefined);
+    });
     const [job] = started;
     expect(job).to.include({ trigger: 'schedule', user: 'system' });
+    expect(startLog).to.include(`schedule sch.nightly started job ${job.id} (schedule)`);
     await host.kernel.jobs.wait(job.id);
     expect(gate.runs, 'exactly one run for all the times it came round while waiting').to.deep.equal(['run:schedule']);
     const after = await view('sch.nightly');
@@ -191,7 +219,8 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
     await host.kernel.db.write((tx) => tx.run("DELETE FROM schedule_runs WHERE schedule = 'sch.fresh'"));
     host.kernel.scheduler.stop(); // the server is off (its timers were not running)
     const t0 = Date.now();
-    await host.kernel.scheduler.start();
+    const log = await schedulerLog(() => host.kernel.scheduler.start());
+    expect(log).to.include(`schedule sch.nightly missed a run since ${dayAgo.toISOString()}: catching up`);
     const [job] = await until('the catch-up run', async () => { const j = await jobsOf('sch.run'); return j.length ? j : undefined; });
     expect(job.trigger).to.equal('catch-up');
     await host.kernel.jobs.wait(job.id);
@@ -276,8 +305,9 @@ describe('host: scheduler (in-process: real kernel, real maintenance lock)', fun
     await setLastRun('lazy.tick', dayAgo);
     await setLastRun('sch.nightly', dayAgo);
     await host.kernel.setSettings('sch', { times: '61 25 * * *' }, 'test'); // no such minute or hour
-    await host.kernel.scheduler.stop();
-    await host.kernel.scheduler.start();
+    host.kernel.scheduler.stop();
+    const log = await schedulerLog(() => host.kernel.scheduler.start());
+    expect(log.find((l) => l.startsWith('schedule sch.nightly: invalid cron "61 25 * * *": ')), log.join('\n')).to.be.a('string');
     const [job] = await until('the lazy plugin\'s catch-up run', async () => { const j = await jobsOf('lazy.run'); return j.length ? j : undefined; });
     const done = await host.kernel.jobs.wait(job.id);
     expect([done?.state, done?.trigger]).to.deep.equal(['succeeded', 'catch-up']);
