@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { StateDb } from '#host/state/db.js';
 import { SecretBox } from '#host/state/secrets.js';
 import { SettingsRegistry, isSecret, type SettingsChange } from '#host/settings/registry.js';
@@ -182,5 +182,96 @@ describe('settings registry (real state database and secret box)', function () {
     expect(isSecret({ type: 'string', format: 'password' } as never)).to.equal(true);
     expect(isSecret({ type: 'string', format: 'uri' } as never)).to.equal(false);
     expect(isSecret({ type: 'string' } as never)).to.equal(false);
+  });
+});
+
+describe("settings registry: a plugin's own validator (contributes.settings.validator)", function () {
+  let dir: string;
+  let pluginDir: string;
+  let db: StateDb;
+  let reg: SettingsRegistry;
+  interface Call { values: Record<string, unknown>; changed: string[] }
+  const calls = (): Call[] => (globalThis as any).__kwValidatorCalls;
+  const CHECKED = {
+    type: 'object' as const,
+    validator: './check.js',
+    properties: {
+      host: { type: 'string', default: 'nas.local' },
+      share: { type: 'string', default: 'kasse' },
+      keep: { type: 'integer', minimum: 1, default: 5 },
+      note: { type: 'string' },
+    },
+  };
+
+  beforeEach(async () => {
+    dir = await tempDir('kw-settings-validator-');
+    pluginDir = join(dir, 'plugin');
+    await mkdir(pluginDir, { recursive: true });
+    // refuses a host with a space, and (always) complains about "share": only problems of changed keys count
+    await writeFile(join(pluginDir, 'check.js'), `export default (values, { changed }) => {
+      globalThis.__kwValidatorCalls.push({ values: { ...values }, changed: [...changed] });
+      const out = [{ key: 'share', message: 'Freigabe nicht erreichbar' }];
+      if (String(values.host).includes(' ')) out.push({ key: 'host', message: 'Rechnername ohne Leerzeichen angeben' });
+      return out;
+    };\n`);
+    await writeFile(join(pluginDir, 'throws.js'), 'export default () => { throw new Error("NAS antwortet nicht"); };\n');
+    (globalThis as any).__kwValidatorCalls = [];
+    db = await StateDb.open(join(dir, 'state.sqlite'));
+    reg = new SettingsRegistry(db, await SecretBox.open(join(dir, 'secret.key')));
+    reg.register('nas', CHECKED as never, pluginDir);
+  });
+  afterEach(async () => {
+    db.close();
+    await removeDir(dir);
+  });
+
+  it('asks it about the keys being set, with the merged values; its problem refuses the change in German, nothing stored', async () => {
+    await reg.set('nas', { keep: 7, note: 'Büro' }, 'tech');
+    expect(calls().at(-1)).to.deep.equal({ values: { host: 'nas.local', share: 'kasse', keep: 7, note: 'Büro' }, changed: ['keep', 'note'] });
+    const e = await rejection(reg.set('nas', { host: 'nas 2' }, 'tech'));
+    expect([e.code, e.status, e.message]).to.deep.equal(['settings.invalid', 400, 'Die Einstellungen wurden nicht gespeichert: host: Rechnername ohne Leerzeichen angeben.']);
+    expect(e.details).to.deep.equal([{ path: '/host', message: 'Rechnername ohne Leerzeichen angeben' }]);
+    expect(calls().at(-1)).to.deep.equal({ values: { host: 'nas 2', share: 'kasse', keep: 7, note: 'Büro' }, changed: ['host'] });
+    expect((await reg.values('nas')).host, 'nothing stored').to.equal('nas.local');
+  });
+
+  it('a reset (null) is not asked about, and the validator sees the default (or no value) for it', async () => {
+    await reg.set('nas', { keep: 7, note: 'Büro' }, 'tech');
+    const n = calls().length;
+    await reg.set('nas', { keep: null, note: null }, 'tech');
+    expect(calls().length, 'a change that only resets is not checked').to.equal(n);
+    await reg.set('nas', { keep: 9 }, 'tech');
+    await reg.set('nas', { keep: null, host: 'nas2.local' }, 'tech');
+    expect(calls().at(-1)).to.deep.equal({ values: { host: 'nas2.local', share: 'kasse', keep: 5 }, changed: ['host'] });
+    expect(await reg.values('nas')).to.include({ host: 'nas2.local', keep: 5 });
+  });
+
+  it('is not asked when the schema or the text already refuses the change', async () => {
+    const n = calls().length;
+    expect((await rejection(reg.set('nas', { keep: 0 }, 'tech'))).code).to.equal('settings.invalid');
+    expect((await rejection(reg.set('nas', { host: 'a\uD800b' }, 'tech'))).code).to.equal('settings.invalid');
+    expect(calls().length).to.equal(n);
+  });
+
+  it('a validator that fails, is missing or lies outside the plugin folder: a German refusal, nothing stored', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['./throws.js', /^Die Einstellungen von „nas“ konnten nicht geprüft werden: NAS antwortet nicht$/],
+      ['./fehlt.js', /^Die Einstellungen von „nas“ konnten nicht geprüft werden: /],
+      ['../check.js', /^Die Einstellungen von „nas“ konnten nicht geprüft werden: Prüfmodul „\.\.\/check\.js“ liegt außerhalb des Plugin-Ordners\.$/],
+    ];
+    for (const [validator, message] of cases) {
+      reg.register('nas', { ...CHECKED, validator } as never, pluginDir);
+      const e = await rejection(reg.set('nas', { host: 'nas3.local' }, 'tech'));
+      expect([e.code, e.status, e.hint], validator).to.deep.equal(['settings.validator', 400, 'Nichts wurde gespeichert. Das Plugin neu installieren oder den Support anrufen.']);
+      expect(e.message, validator).to.match(message);
+      expect((await reg.values('nas')).host, validator).to.equal('nas.local');
+    }
+  });
+
+  it('without the plugin folder (settings registered by the host itself) no validator is loaded', async () => {
+    reg.register('bare', CHECKED as never);
+    await reg.set('bare', { host: 'mit leerzeichen' }, 'tech');
+    expect(calls()).to.deep.equal([]);
+    expect((await reg.values('bare')).host).to.equal('mit leerzeichen');
   });
 });
