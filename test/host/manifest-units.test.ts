@@ -63,6 +63,48 @@ describe('plugin manifests: each rule of readManifest (direct, real folders)', f
     expect(unknown.manifest).to.equal(undefined);
   });
 
+  it('explains a JSON syntax error in German with line and column of its first problem', async () => {
+    const msg = (line: number, col: number, what: string) => `plugin.json ist kein gültiges JSON: Zeile ${line}, Spalte ${col}: ${what}.`;
+    const cases: Array<[string, string]> = [
+      ['{\n  "id": "a",\n}', msg(3, 1, 'hier wird ein Schlüssel in doppelten Anführungszeichen erwartet (steht ein Komma zu viel davor?)')],
+      ['{"id" "a"}', msg(1, 7, 'hier wird ein Doppelpunkt erwartet')],
+      ['{"id": "a"\n  "b": 1}', msg(2, 3, 'hier fehlt ein Komma')],
+      ['{"id": 1} x', msg(1, 11, 'unerwartetes Zeichen „x“')],
+      ['{"id": abcdefghijklmnopqrstuvwxyz}', msg(1, 8, 'unerwartetes Zeichen „abcdefghijklmnopqrst“')],
+      ['{"id": 1 // Kommentar\n}', msg(1, 10, 'Kommentare sind in plugin.json nicht erlaubt')],
+      ['{"id": "\\q"}', msg(1, 8, 'ungültige Escape-Sequenz')],
+      ['{"id": "\\u12"}', msg(1, 8, 'ungültige Unicode-Escape-Sequenz')],
+      ['{"id": 1.}', msg(1, 8, 'unvollständige Zahl')],
+      ['{\n  "a": {\n    "b": 1\n  }', msg(4, 4, 'die Datei endet, bevor das JSON-Objekt vollständig ist (fehlt ein Wert oder eine schließende Klammer „}“?)')],
+      ['{"id": [1, 2}', msg(1, 13, 'hier fehlt ein Komma')],
+    ];
+    for (const [raw, want] of cases) expect((await check(raw)).errors, JSON.stringify(raw)).to.deep.equal([want]);
+    expect((await check('  \n\t')).errors).to.deep.equal(['plugin.json ist leer: erwartet wird ein JSON-Objekt.']);
+    expect((await check('')).errors).to.deep.equal(['plugin.json ist leer: erwartet wird ein JSON-Objekt.']);
+  });
+
+  it('names the plugin of a schema-invalid manifest only by a well-formed id', async () => {
+    expect((await check(base({ colour: 'red' }))).id).to.equal('probe');
+    for (const id of ['Probe', 'p', 'x'.repeat(41), 'probe!', '1probe', 'pr obe', 42]) {
+      const r = await check({ ...base({ colour: 'red' }), id });
+      expect(r.id, JSON.stringify(id)).to.equal(undefined);
+      expect(r.errors.length, JSON.stringify(id)).to.be.greaterThan(0);
+    }
+    expect((await check({ ...base({ colour: 'red' }), id: 'a'.repeat(40) })).id).to.equal('a'.repeat(40));
+    for (const raw of ['null', '[]', '"probe"']) {
+      const r = await check(raw);
+      expect([r.id, r.manifest], raw).to.deep.equal([undefined, undefined]);
+      expect(r.errors.length, raw).to.be.greaterThan(0);
+    }
+  });
+
+  it('checks optional dependencies: not on itself, not also required, valid ranges', async () => {
+    expect(await errorsOf({ optionalDependencies: { probe: '^1.0.0' } })).to.deep.equal(['Ein Plugin kann nicht optional von sich selbst abhängen.']);
+    expect(await errorsOf({ dependencies: { usb: '^1.0.0' }, optionalDependencies: { usb: '^1.0.0' } })).to.deep.equal(['„usb“ steht in dependencies und optionalDependencies; bitte nur einmal angeben.']);
+    expect(await errorsOf({ optionalDependencies: { cloud: 'bald' } })).to.deep.equal(['Optionale Abhängigkeit „cloud“: „bald“ ist kein gültiger Versionsbereich.']);
+    expect(await errorsOf({ dependencies: { backup: '^1.0.0' }, optionalDependencies: { cloud: '^1.0.0', usb: '>=1' } })).to.deep.equal([]);
+  });
+
   it('checks version and engine range, prereleases of the host included', async () => {
     expect(await errorsOf({ version: 'one.two' })).to.deep.equal(['Version „one.two“ ist keine gültige Semver-Version (z. B. 1.0.0).']);
     expect(await errorsOf({ engines: { kassenwart: 'neu' } })).to.deep.equal(['engines.kassenwart „neu“ ist kein gültiger Versionsbereich.']);
