@@ -155,6 +155,14 @@ const MODULES = {
     spec: ['test/cloud/dist/rules-units.test.js', 'test/cloud/dist/verify-units.test.js'],
     timeoutMS: 10_000,
   },
+  'sdk-retention': {
+    what: "the grandfather-father-son retention every target shares (local folder, USB stick, cloud): what may be deleted, never the newest or a protected copy",
+    mutate: () => ['sdk/dist/retention.js'],
+    spec: ['test/cloud/dist/rules-units.test.js', 'test/backup/dist/units.test.js'],
+    // of units.test only its retention cases (the rest builds snapshots and POS databases)
+    grep: '(cloud: retention|backup: building blocks retention)',
+    timeoutMS: 10_000,
+  },
   'ftp-tls': {
     what: "the FTP connection's TLS checks (CA, pinned fingerprint on control and data connections)",
     // the trust decisions only: CAs, TLS options, the TLS upgrade, fingerprints (control and data connections), what
