@@ -178,6 +178,15 @@ describe('backup: building blocks', () => {
       'kasse-2026-10-31_21-00-00.sqlite.gz', // monthly
       'kasse-2026-09-30_21-00-00.sqlite.gz', // monthly
     ]);
+    // an unverified backup fills no slot: the newest 3 days of VERIFIED backups stay, an unverified one goes
+    const mixed = [
+      { name: 'kasse-2026-11-29_21-00-00.sqlite.gz', createdAt: new Date(2026, 10, 29, 21), verified: false },
+      { name: 'kasse-2026-11-28_21-00-00.sqlite.gz', createdAt: new Date(2026, 10, 28, 21), verified: false },
+      { name: 'kasse-2026-11-27_21-00-00.sqlite.gz', createdAt: new Date(2026, 10, 27, 21), verified: true },
+      { name: 'kasse-2026-11-26_21-00-00.sqlite.gz', createdAt: new Date(2026, 10, 26, 21), verified: true },
+      { name: 'kasse-2026-11-25_21-00-00.sqlite.gz', createdAt: new Date(2026, 10, 25, 21), verified: true },
+    ];
+    expect(selectForDeletion(mixed, { daily: 2, weekly: 0, monthly: 0 })).to.deep.equal(['kasse-2026-11-29_21-00-00.sqlite.gz', 'kasse-2026-11-28_21-00-00.sqlite.gz', 'kasse-2026-11-25_21-00-00.sqlite.gz']);
     // everything zero still keeps the newest verified one
     const none = new Set(selectForDeletion(items, { daily: 0, weekly: 0, monthly: 0 }));
     expect(items.filter((i) => !none.has(i.name)).map((i) => i.name)).to.deep.equal(['kasse-2026-11-29_21-00-00.sqlite.gz']);
