@@ -9,11 +9,7 @@ import { StateDb } from '#host/state/db.js';
 import { Users, AuditLog, allows } from '#host/auth/users.js';
 import { hashPassword, verifyPassword, passwordProblem } from '#host/auth/passwords.js';
 import { tempDir, removeDir } from '#support/tmp.js';
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '#support/rejection.js';
 
 describe('auth: roles, passwords, users and sessions (real state database)', function () {
   this.timeout(60_000);

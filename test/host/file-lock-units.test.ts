@@ -13,13 +13,9 @@ import { readFile, writeFile, stat, utimes, access, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path';
 import { FileLock, alive, processStart, type LockInfo } from '#host/state/file-lock.js';
 import { tempDir, removeDir } from '#support/tmp.js';
+import { rejection } from '#support/rejection.js';
 
 const LOCK_MODULE = resolve('host/dist/state/file-lock.js');
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 

@@ -11,6 +11,7 @@ import { StateDb } from '#host/state/db.js';
 import { SecretBox } from '#host/state/secrets.js';
 import { SettingsRegistry, isSecret, type SettingsChange } from '#host/settings/registry.js';
 import { tempDir, removeDir } from '#support/tmp.js';
+import { rejection } from '#support/rejection.js';
 
 const SCHEMA = {
   type: 'object' as const,
@@ -24,11 +25,6 @@ const SCHEMA = {
     pin: { type: 'integer', format: 'password' },
   },
 };
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 describe('settings registry (real state database and secret box)', function () {
   let dir: string;

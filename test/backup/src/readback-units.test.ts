@@ -14,15 +14,11 @@ import * as zlib from 'node:zlib';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { gzipParallel } from '../../../plugins/backup/dist/src/gzip.js';
 import { followGzipFile, type GzipFollower } from '../../../plugins/backup/dist/src/verify.js';
+import { rejection } from '../../support/dist/rejection.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** The 256 KiB the read-back reads at most at once (verify.ts); a member's trailer can straddle two reads. */
 const PIECE = 256 * 1024;
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 /** A gzip member's 8-byte trailer: CRC-32 and length of its input (what the compressor reports). */
 const trailerOf = (member: Buffer) => member.subarray(member.length - 8);

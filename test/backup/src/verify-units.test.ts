@@ -14,14 +14,10 @@ import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { generatePosDatabase, POS_TABLES } from '../../../plugins/backup/dist/src/posdb.js';
 import { compareCounts, digestGzipFile, verifyBackupFile, VerifyError } from '../../../plugins/backup/dist/src/verify.js';
 import { withDb } from './helpers.js';
+import { rejection } from '../../support/dist/rejection.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const HINT = 'Bitte erneut auf „Datensicherung“ klicken; tritt der Fehler wieder auf, den Support informieren.';
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
 
 describe('backup: verifying a backup file on its own (in-process, real POS database)', function () {
   this.timeout(120_000);

@@ -9,11 +9,7 @@ import { join } from 'node:path';
 import { tempDir, removeDir } from '../../support/dist/tmp.js';
 import { writeBackup, listStickBackups, cleanLeftovers, FAT32_MAX_FILE } from '../../../plugins/usb/dist/src/writer.js';
 import { makeBackupFile } from './fixtures.js';
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try { await p; } catch (e) { return e; }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../../support/dist/rejection.js';
 
 const H = 'ab'.repeat(32);
 const at = (minutes: number) => new Date(Date.UTC(2026, 10, 29, 7, minutes, 0));
